@@ -1,0 +1,123 @@
+package room
+
+import (
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/onair-gateway/onair/conf"
+)
+
+// Backend names a signalling protocol.
+type Backend string
+
+// Backends.
+const (
+	// BackendLiveKit joins a LiveKit room through its SDK.
+	BackendLiveKit Backend = "livekit"
+	// BackendWHIP publishes to any RFC 9725 WHIP endpoint.
+	BackendWHIP Backend = "whip"
+)
+
+// Config says which room to join and how.
+type Config struct {
+	// Backend is livekit or whip. Default: livekit.
+	Backend Backend `yaml:"backend" json:"backend"`
+	// URL is the server: ws(s)://host:7880 or http(s)://host:7880 for
+	// LiveKit, the endpoint URL for WHIP. Required.
+	URL string `yaml:"url" json:"url"`
+	// Room is the LiveKit room name. Default: "onair".
+	Room string `yaml:"room" json:"room"`
+	// Identity is this device's participant identity. Default: the device
+	// id.
+	Identity string `yaml:"identity" json:"identity"`
+	// Token is a join token (LiveKit JWT, or the WHIP bearer token).
+	// Either Token or APIKey+APISecret is required for LiveKit.
+	Token conf.Secret `yaml:"token" json:"token"`
+	// APIKey and APISecret let the device mint its own tokens (hobbyist
+	// mode). A key on a device can mint any token for its project: prefer
+	// Token in production.
+	APIKey    string      `yaml:"api_key" json:"api_key"`
+	APISecret conf.Secret `yaml:"api_secret" json:"api_secret"`
+	// TokenTTL is the lifetime of minted tokens, 1m..24h. Default: 6h.
+	TokenTTL conf.Duration `yaml:"token_ttl" json:"token_ttl"`
+	// MinBackoff and MaxBackoff bound the reconnect backoff, which grows
+	// exponentially with jitter. Defaults: 1s and 30s.
+	MinBackoff conf.Duration `yaml:"min_backoff" json:"min_backoff"`
+	MaxBackoff conf.Duration `yaml:"max_backoff" json:"max_backoff"`
+}
+
+// SetDefaults fills zero fields with their defaults; identity is the device
+// id, used when Identity is empty.
+func (c *Config) SetDefaults(identity string) {
+	if c.Backend == "" {
+		c.Backend = BackendLiveKit
+	}
+	if c.Room == "" {
+		c.Room = "onair"
+	}
+	if c.Identity == "" {
+		c.Identity = identity
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = conf.Duration(6 * time.Hour)
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = conf.Duration(time.Second)
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = conf.Duration(30 * time.Second)
+	}
+}
+
+// Validate reports every problem with c.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.Backend {
+	case BackendLiveKit, BackendWHIP:
+	default:
+		errs = append(errs, conf.Errorf("backend", "%q is not livekit or whip", c.Backend))
+	}
+	if c.URL == "" {
+		errs = append(errs, conf.Errorf("url", "must not be empty (e.g. ws://127.0.0.1:7880)"))
+	} else if u, err := url.Parse(c.URL); err != nil || u.Host == "" {
+		errs = append(errs, conf.Errorf("url", "%q is not an absolute URL", c.URL))
+	} else {
+		ok := u.Scheme == "http" || u.Scheme == "https"
+		if c.Backend == BackendLiveKit {
+			ok = ok || u.Scheme == "ws" || u.Scheme == "wss"
+		}
+		if !ok {
+			errs = append(errs, conf.Errorf("url", "scheme %q is not allowed for %s", u.Scheme, c.Backend))
+		}
+	}
+	if c.Identity == "" {
+		errs = append(errs, conf.Errorf("identity", "must not be empty"))
+	}
+	if c.Backend == BackendLiveKit {
+		if c.Room == "" {
+			errs = append(errs, conf.Errorf("room", "must not be empty"))
+		}
+		hasKey := c.APIKey != "" || c.APISecret.IsSet()
+		switch {
+		case c.Token.IsSet() && hasKey:
+			errs = append(errs, conf.Errorf("token", "set either token or api_key/api_secret, not both"))
+		case !c.Token.IsSet() && !hasKey:
+			errs = append(errs, conf.Errorf("token", "required (or api_key and api_secret)"))
+		case hasKey && c.APIKey == "":
+			errs = append(errs, conf.Errorf("api_key", "required with api_secret"))
+		case hasKey && !c.APISecret.IsSet():
+			errs = append(errs, conf.Errorf("api_secret", "required with api_key"))
+		}
+	}
+	if t := c.TokenTTL.D(); t < time.Minute || t > 24*time.Hour {
+		errs = append(errs, conf.Errorf("token_ttl", "%v is out of range 1m..24h", t))
+	}
+	if c.MinBackoff.D() <= 0 || c.MinBackoff.D() > time.Minute {
+		errs = append(errs, conf.Errorf("min_backoff", "%v is out of range (0, 1m]", c.MinBackoff))
+	}
+	if c.MaxBackoff < c.MinBackoff || c.MaxBackoff.D() > 10*time.Minute {
+		errs = append(errs, conf.Errorf("max_backoff", "%v must be between min_backoff (%v) and 10m", c.MaxBackoff, c.MinBackoff))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,289 @@
+package provisioning
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/audio/dsp"
+	"github.com/onair-gateway/onair/audio/opus"
+	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/hw"
+	"github.com/onair-gateway/onair/hw/alsa"
+	"github.com/onair-gateway/onair/hw/gpio"
+	"github.com/onair-gateway/onair/hw/sim"
+	"github.com/onair-gateway/onair/net/e2ee"
+	"github.com/onair-gateway/onair/net/room"
+)
+
+// Config is onaird's whole configuration: one section per subsystem. Each
+// section is that subsystem's own plain Config type, so a change to one
+// section restarts only that subsystem.
+type Config struct {
+	Device   DeviceConfig `yaml:"device" json:"device"`
+	Board    BoardConfig  `yaml:"board" json:"board"`
+	Audio    AudioConfig  `yaml:"audio" json:"audio"`
+	Opus     opus.Config  `yaml:"opus" json:"opus"`
+	Room     room.Config  `yaml:"room" json:"room"`
+	Controls *gpio.Config `yaml:"controls" json:"controls"`
+	MQTT     MQTTConfig   `yaml:"mqtt" json:"mqtt"`
+	E2EE     e2ee.Config  `yaml:"e2ee" json:"e2ee"`
+	HTTP     HTTPConfig   `yaml:"http" json:"http"`
+}
+
+// DeviceConfig names the device.
+type DeviceConfig struct {
+	// ID is the device's stable identifier: lowercase letters, digits, '-'
+	// and '_', at most 64. It is the MQTT topic segment and the default room
+	// identity. Default: "onair-" + the host name.
+	ID string `yaml:"id" json:"id"`
+	// Name is a human name shown in Home Assistant and the room.
+	// Default: the ID.
+	Name string `yaml:"name" json:"name"`
+}
+
+// BoardConfig picks a board profile and overrides parts of it.
+type BoardConfig struct {
+	// Profile is one of hw.ProfileNames(): sim, respeaker-2mic,
+	// respeaker-4mic, respeaker-6mic, i2s-stereo-mems, hifiberry-dacplusadc.
+	// Default: sim.
+	Profile string `yaml:"profile" json:"profile"`
+	// Geometry overrides the profile's microphone geometry field by field.
+	Geometry audio.Geometry `yaml:"geometry" json:"geometry"`
+	// Sim configures the simulated board (profile sim only).
+	Sim sim.Config `yaml:"sim" json:"sim"`
+}
+
+// AudioConfig is the capture device and the processing chain. Capture fields
+// left empty come from the board profile.
+type AudioConfig struct {
+	Capture    alsa.Config `yaml:"capture" json:"capture"`
+	Processing dsp.Config  `yaml:"processing" json:"processing"`
+}
+
+// MQTTConfig connects the device to a broker for provisioning and status.
+type MQTTConfig struct {
+	// Broker is tcp://host:1883, ssl://host:8883 (or mqtt://, mqtts://).
+	// Empty disables MQTT. Default: empty.
+	Broker string `yaml:"broker" json:"broker"`
+	// ClientID defaults to the device id.
+	ClientID string `yaml:"client_id" json:"client_id"`
+	// Username and Password authenticate with the broker, if it asks.
+	Username string      `yaml:"username" json:"username"`
+	Password conf.Secret `yaml:"password" json:"password"`
+	// CAFile verifies the broker's certificate; CertFile and KeyFile are
+	// the device's client certificate for mutual TLS.
+	CAFile   string `yaml:"ca_file" json:"ca_file"`
+	CertFile string `yaml:"cert_file" json:"cert_file"`
+	KeyFile  string `yaml:"key_file" json:"key_file"`
+	// TopicPrefix is the root of the device's topics. Default: "onair".
+	TopicPrefix string `yaml:"topic_prefix" json:"topic_prefix"`
+	// Discovery publishes Home Assistant discovery. Default: true.
+	Discovery *bool `yaml:"discovery" json:"discovery"`
+	// DiscoveryPrefix is Home Assistant's. Default: "homeassistant".
+	DiscoveryPrefix string `yaml:"discovery_prefix" json:"discovery_prefix"`
+	// Keepalive, 5s..10m. Default: 30s.
+	Keepalive conf.Duration `yaml:"keepalive" json:"keepalive"`
+}
+
+// HTTPConfig serves status and metrics.
+type HTTPConfig struct {
+	// Listen is host:port for the status and metrics server; empty
+	// disables it. Default: empty. Keep it on loopback unless a firewall
+	// guards it.
+	Listen string `yaml:"listen" json:"listen"`
+}
+
+// Resolved is a validated config with the board profile applied.
+type Resolved struct {
+	Config
+	// Profile is the board profile the config names, as overridden.
+	Profile hw.Profile
+}
+
+var idRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
+// defaultID derives a device id from the host name.
+func defaultID() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "device"
+	}
+	h = strings.ToLower(h)
+	h = regexp.MustCompile(`[^a-z0-9_-]+`).ReplaceAllString(h, "-")
+	id := "onair-" + strings.Trim(h, "-")
+	if len(id) > 64 {
+		id = id[:64]
+	}
+	return id
+}
+
+// applyDefaults fills every unset field: first from the board profile, then
+// from each subsystem's own defaults. It returns the profile (zero if the
+// name is unknown; Validate reports that).
+func (c *Config) applyDefaults() hw.Profile {
+	if c.Device.ID == "" {
+		c.Device.ID = defaultID()
+	}
+	if c.Device.Name == "" {
+		c.Device.Name = c.Device.ID
+	}
+	if c.Board.Profile == "" {
+		c.Board.Profile = "sim"
+	}
+	p, err := hw.Lookup(c.Board.Profile)
+	if err == nil {
+		fillCapture(&c.Audio.Capture, p.Capture)
+		g := &c.Board.Geometry
+		if g.Shape == "" {
+			g.Shape = p.Geometry.Shape
+		}
+		if g.Mics == 0 {
+			g.Mics = p.Geometry.Mics
+		}
+		if g.Spacing == 0 {
+			g.Spacing = p.Geometry.Spacing
+		}
+		if g.Radius == 0 {
+			g.Radius = p.Geometry.Radius
+		}
+		if c.Audio.Processing.Beam == "" {
+			c.Audio.Processing.Beam = p.Beam
+		}
+		if c.Controls == nil {
+			ctl := p.Controls
+			c.Controls = &ctl
+		}
+		if p.Music {
+			if c.Opus.Channels == 0 {
+				c.Opus.Channels = 2
+			}
+			if c.Opus.Application == "" {
+				c.Opus.Application = opus.AppAudio
+			}
+			if c.Opus.Bitrate == 0 {
+				c.Opus.Bitrate = 128000
+			}
+		}
+	}
+	if c.Controls == nil {
+		c.Controls = &gpio.Config{}
+	}
+	c.Audio.Capture.SetDefaults()
+	c.Audio.Processing.SetDefaults(c.Board.Geometry.Mics, c.Board.Geometry.Shape == audio.ShapeCircular)
+	c.Opus.SetDefaults()
+	c.Room.SetDefaults(c.Device.ID)
+	c.Controls.SetDefaults()
+	c.Board.Sim.SetDefaults()
+	if c.MQTT.ClientID == "" {
+		c.MQTT.ClientID = c.Device.ID
+	}
+	if c.MQTT.TopicPrefix == "" {
+		c.MQTT.TopicPrefix = "onair"
+	}
+	if c.MQTT.Discovery == nil {
+		c.MQTT.Discovery = conf.Ptr(true)
+	}
+	if c.MQTT.DiscoveryPrefix == "" {
+		c.MQTT.DiscoveryPrefix = "homeassistant"
+	}
+	if c.MQTT.Keepalive == 0 {
+		c.MQTT.Keepalive = conf.Duration(30 * time.Second)
+	}
+	p.Capture = c.Audio.Capture
+	p.Geometry = c.Board.Geometry
+	p.Controls = *c.Controls
+	return p
+}
+
+func fillCapture(c *alsa.Config, p alsa.Config) {
+	if c.Device == "" {
+		c.Device = p.Device
+	}
+	if c.Channels == 0 {
+		c.Channels = p.Channels
+	}
+	if c.Format == "" {
+		c.Format = p.Format
+	}
+	if c.Rate == 0 {
+		c.Rate = p.Rate
+	}
+	if c.Period == 0 {
+		c.Period = p.Period
+	}
+	if c.BufferPeriods == 0 {
+		c.BufferPeriods = p.BufferPeriods
+	}
+}
+
+// validate reports every problem with a defaulted config, each with its full
+// path. It is pure: it touches no file, device or network.
+func (c *Config) validate() error {
+	var errs []error
+	add := func(prefix string, err error) {
+		if err != nil {
+			errs = append(errs, conf.Prefix(prefix, err))
+		}
+	}
+	if !idRE.MatchString(c.Device.ID) {
+		errs = append(errs, conf.Errorf("device.id", "%q must be 1..64 of a-z, 0-9, '-' and '_'", c.Device.ID))
+	}
+	if _, err := hw.Lookup(c.Board.Profile); err != nil {
+		errs = append(errs, conf.Errorf("board.profile", "%v", err))
+	}
+	add("board.geometry", c.Board.Geometry.Validate())
+	if c.Board.Geometry.Mics > c.Audio.Capture.Channels {
+		errs = append(errs, conf.Errorf("board.geometry.mics", "%d mics but audio.capture.channels is %d", c.Board.Geometry.Mics, c.Audio.Capture.Channels))
+	}
+	if c.Board.Profile == "sim" {
+		add("board.sim", c.Board.Sim.Validate())
+	}
+	add("audio.capture", c.Audio.Capture.Validate())
+	add("audio.processing", c.Audio.Processing.Validate(c.Board.Geometry.Mics))
+	add("opus", c.Opus.Validate())
+	if c.Audio.Processing.Beam != dsp.BeamStereo && c.Opus.Channels == 2 {
+		errs = append(errs, conf.Errorf("opus.channels", "2 (stereo) needs audio.processing.beam stereo, have %q", c.Audio.Processing.Beam))
+	}
+	add("room", c.Room.Validate())
+	add("controls", c.Controls.Validate())
+	add("mqtt", c.MQTT.validate())
+	add("e2ee", c.E2EE.Validate())
+	if c.E2EE.Required && c.Room.Backend == room.BackendWHIP {
+		errs = append(errs, conf.Errorf("e2ee.required", "is true but room.backend whip cannot carry LiveKit end-to-end encryption"))
+	}
+	if c.HTTP.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			errs = append(errs, conf.Errorf("http.listen", "%q is not host:port", c.HTTP.Listen))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m MQTTConfig) validate() error {
+	var errs []error
+	if m.Broker != "" {
+		u, err := url.Parse(m.Broker)
+		switch {
+		case err != nil || u.Host == "":
+			errs = append(errs, conf.Errorf("broker", "%q is not a URL such as tcp://host:1883", m.Broker))
+		case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "mqtt" && u.Scheme != "mqtts" && u.Scheme != "tls":
+			errs = append(errs, conf.Errorf("broker", "scheme %q is not tcp, ssl, tls, mqtt or mqtts", u.Scheme))
+		}
+	}
+	if (m.CertFile == "") != (m.KeyFile == "") {
+		errs = append(errs, conf.Errorf("key_file", "cert_file and key_file go together"))
+	}
+	if !regexp.MustCompile(`^[A-Za-z0-9_/-]{1,64}$`).MatchString(m.TopicPrefix) || strings.HasPrefix(m.TopicPrefix, "/") {
+		errs = append(errs, conf.Errorf("topic_prefix", "%q must be 1..64 of letters, digits, '_', '-', '/' and not start with '/'", m.TopicPrefix))
+	}
+	if k := m.Keepalive.D(); k < 5*time.Second || k > 10*time.Minute {
+		errs = append(errs, conf.Errorf("keepalive", "%v is out of range 5s..10m", k))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,401 @@
+package provisioning
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/onair-gateway/onair/conf"
+)
+
+// Syntax names a config document's encoding.
+type Syntax int
+
+// Syntaxes.
+const (
+	YAML Syntax = iota
+	JSON
+)
+
+// MaxDocumentSize bounds a config document; anything larger is refused
+// before it is parsed (a config is a few KiB; MQTT payloads are untrusted).
+const MaxDocumentSize = 256 << 10
+
+// ErrInvalid marks a config that did not pass decoding or validation; the
+// joined *conf.FieldError values say why, one per problem.
+var ErrInvalid = errors.New("invalid config")
+
+// Decode parses a YAML or JSON document into a validated, defaulted config.
+// It reports every problem at once: unknown keys and wrong types with their
+// path and line, then every invalid value. Secrets never appear in errors.
+// Decoding is pure: no file, device or network is touched.
+func Decode(data []byte, syn Syntax) (*Resolved, error) {
+	if len(data) > MaxDocumentSize {
+		return nil, fmt.Errorf("%w: document is %d bytes, more than %d", ErrInvalid, len(data), MaxDocumentSize)
+	}
+	var cfg Config
+	var errs []error
+	switch syn {
+	case JSON:
+		errs = decodeJSON(data, &cfg)
+	default:
+		errs = decodeYAML(data, &cfg)
+	}
+	// Whatever decoded is defaulted and validated too, so one run names
+	// every problem: unknown keys, wrong types and bad values alike.
+	p := cfg.applyDefaults()
+	if err := cfg.validate(); err != nil {
+		errs = append(errs, conf.Flatten(err)...)
+	}
+	if len(errs) > 0 {
+		return nil, invalid(errs)
+	}
+	return &Resolved{Config: cfg, Profile: p}, nil
+}
+
+// Load reads and decodes a config file. The file's extension picks the
+// syntax (.json is JSON, anything else YAML).
+func Load(path string) (*Resolved, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	syn := YAML
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		syn = JSON
+	}
+	return Decode(data, syn)
+}
+
+// invalidError carries every problem with a document.
+type invalidError struct{ errs []error }
+
+func (e *invalidError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrInvalid.Error())
+	b.WriteString(":")
+	for _, err := range e.errs {
+		b.WriteString("\n  ")
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e *invalidError) Unwrap() []error { return append([]error{ErrInvalid}, e.errs...) }
+
+func invalid(errs []error) error { return &invalidError{errs: errs} }
+
+// Problems returns each problem in an error from Decode or Load, one per
+// element, so a CLI can print one per line.
+func Problems(err error) []error {
+	var ie *invalidError
+	if errors.As(err, &ie) {
+		return ie.errs
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}
+
+var (
+	durationType = reflect.TypeOf(conf.Duration(0))
+	secretType   = reflect.TypeOf(conf.Secret(""))
+)
+
+// fieldsOf maps the config key of each field of struct type t to its field.
+func fieldsOf(t reflect.Type) map[string]reflect.StructField {
+	m := make(map[string]reflect.StructField, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		m[name] = f
+	}
+	return m
+}
+
+func suggest(key string, fields map[string]reflect.StructField) string {
+	best, bestD := "", 3
+	for k := range fields {
+		if d := editDistance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		names := make([]string, 0, len(fields))
+		for k := range fields {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		return " (known: " + strings.Join(names, ", ") + ")"
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// isScalar reports whether t is decoded from a scalar rather than walked.
+func isScalar(t reflect.Type) bool {
+	if t == durationType || t == secretType {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Slice, reflect.Map, reflect.Array:
+		return false
+	}
+	return true
+}
+
+func kindName(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return "a duration such as \"20ms\""
+	case t == secretType:
+		return "a string"
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "a mapping"
+	}
+	return t.String()
+}
+
+// decodeYAML checks the node tree against the Config type (unknown keys,
+// wrong types, each with its path and line), then decodes.
+func decodeYAML(data []byte, cfg *Config) []error {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, errEOF) || err.Error() == "EOF" {
+			return nil // an empty document is all defaults
+		}
+		return []error{fmt.Errorf("yaml: %w", err)}
+	}
+	var extra yaml.Node
+	if dec.Decode(&extra) == nil {
+		return []error{errors.New("yaml: more than one document in the config")}
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	var errs []error
+	walkYAML(root, reflect.TypeOf(*cfg), "", &errs)
+	// The walk found every unknown key and wrong type; decode the rest
+	// leniently so validation can see it. A decode error here is one the
+	// walk already reported.
+	if err := root.Decode(cfg); err != nil && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("yaml: %w", err))
+	}
+	return errs
+}
+
+var errEOF = errors.New("EOF")
+
+func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	if isScalar(t) {
+		if n.Kind != yaml.ScalarNode {
+			*errs = append(*errs, conf.Errorf(path, "expected %s (line %d)", kindName(t), n.Line))
+			return
+		}
+		v := reflect.New(t)
+		if err := n.Decode(v.Interface()); err != nil {
+			if t == secretType {
+				*errs = append(*errs, conf.Errorf(path, "expected %s (line %d)", kindName(t), n.Line))
+				return
+			}
+			*errs = append(*errs, conf.Errorf(path, "%q is not %s (line %d)", n.Value, kindName(t), n.Line))
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			*errs = append(*errs, conf.Errorf(path, "expected a mapping (line %d)", n.Line))
+			return
+		}
+		fields := fieldsOf(t)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := conf.Join(path, k.Value)
+			if seen[k.Value] {
+				*errs = append(*errs, conf.Errorf(p, "duplicate key (line %d)", k.Line))
+				continue
+			}
+			seen[k.Value] = true
+			f, ok := fields[k.Value]
+			if !ok {
+				*errs = append(*errs, conf.Errorf(p, "unknown key%s (line %d)", suggest(k.Value, fields), k.Line))
+				continue
+			}
+			walkYAML(v, f.Type, p, errs)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			*errs = append(*errs, conf.Errorf(path, "expected a list (line %d)", n.Line))
+			return
+		}
+		for i, c := range n.Content {
+			walkYAML(c, t.Elem(), path+"["+strconv.Itoa(i)+"]", errs)
+		}
+	default:
+		*errs = append(*errs, conf.Errorf(path, "unsupported config type %s", t))
+	}
+}
+
+// decodeJSON does for JSON what decodeYAML does for YAML (without lines).
+func decodeJSON(data []byte, cfg *Config) []error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	var tree any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&tree); err != nil {
+		return []error{fmt.Errorf("json: %w", err)}
+	}
+	if dec.More() {
+		return []error{errors.New("json: trailing data after the config object")}
+	}
+	var errs []error
+	walkJSON(tree, reflect.TypeOf(*cfg), "", &errs)
+	// As for YAML: decode what is decodable so validation sees it too.
+	if err := json.Unmarshal(data, cfg); err != nil && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("json: %w", err))
+	}
+	return errs
+}
+
+// jsonKeys maps JSON names to fields (the json tag, which matches yaml's).
+func jsonKeys(t reflect.Type) map[string]reflect.StructField {
+	m := make(map[string]reflect.StructField, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = f
+	}
+	return m
+}
+
+func walkJSON(v any, t reflect.Type, path string, errs *[]error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if v == nil {
+		return
+	}
+	if isScalar(t) {
+		switch v.(type) {
+		case map[string]any, []any:
+			*errs = append(*errs, conf.Errorf(path, "expected %s", kindName(t)))
+			return
+		}
+		raw, _ := json.Marshal(v)
+		if err := json.Unmarshal(raw, reflect.New(t).Interface()); err != nil {
+			if t == secretType {
+				*errs = append(*errs, conf.Errorf(path, "expected %s", kindName(t)))
+				return
+			}
+			*errs = append(*errs, conf.Errorf(path, "%s is not %s", raw, kindName(t)))
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			*errs = append(*errs, conf.Errorf(path, "expected an object"))
+			return
+		}
+		fields := jsonKeys(t)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := conf.Join(path, k)
+			f, ok := fields[k]
+			if !ok {
+				*errs = append(*errs, conf.Errorf(p, "unknown key%s", suggest(k, fields)))
+				continue
+			}
+			walkJSON(m[k], f.Type, p, errs)
+		}
+	case reflect.Slice, reflect.Array:
+		a, ok := v.([]any)
+		if !ok {
+			*errs = append(*errs, conf.Errorf(path, "expected an array"))
+			return
+		}
+		for i, e := range a {
+			walkJSON(e, t.Elem(), path+"["+strconv.Itoa(i)+"]", errs)
+		}
+	default:
+		*errs = append(*errs, conf.Errorf(path, "unsupported config type %s", t))
+	}
+}
