@@ -1,0 +1,189 @@
+// Package room is the seam between onair's gateway and the signalling
+// protocols that join voice rooms. A Room joins and returns a Session; a
+// Session takes the device's Opus frames and delivers remote audio tracks
+// and state changes as Events. Each backend (net/livekit, net/whip)
+// implements Room in its own package. The Supervisor keeps a session alive
+// across server restarts and network changes.
+//
+// None of the packages under net/ import hw or provisioning.
+package room
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Room joins one room on one server.
+type Room interface {
+	// Join connects and publishes the device's audio track. It returns when
+	// the session is connected and can take frames, or with an error. A
+	// *JoinError with Permanent set (bad or expired token, forbidden) tells
+	// the supervisor that retrying at once will not help.
+	Join(ctx context.Context) (Session, error)
+}
+
+// Session is one connected stay in a room.
+type Session interface {
+	// WriteOpus sends one Opus packet of duration dur (RFC 7587: one
+	// packet, 48 kHz RTP clock). It does not keep pkt after it returns. It
+	// returns ErrNotPublishing while the server has muted the device or
+	// taken away its permission to publish, and ErrClosed after Close.
+	WriteOpus(pkt []byte, dur time.Duration) error
+	// Events delivers state changes and remote tracks. It is closed when
+	// the session ends. The session never blocks on a slow reader: it
+	// drops the oldest stats-only events and counts them.
+	Events() <-chan Event
+	// Stats returns the session's counters and the latest receiver
+	// reports.
+	Stats() Stats
+	// Done is closed when the session has ended (Close, server left,
+	// network lost); Err then says why (nil after Close).
+	Done() <-chan struct{}
+	Err() error
+	// Close leaves the room and waits for the session's goroutines.
+	Close() error
+}
+
+// Errors shared by every backend.
+var (
+	// ErrClosed is returned by a Session after Close.
+	ErrClosed = errors.New("room: session closed")
+	// ErrNotPublishing is returned by WriteOpus while the server does not
+	// let the device publish (muted, or canPublish taken away).
+	ErrNotPublishing = errors.New("room: not allowed to publish")
+	// ErrNotConnected is returned by the Supervisor's WriteOpus while no
+	// session is up; the frame is counted as dropped.
+	ErrNotConnected = errors.New("room: not connected")
+)
+
+// JoinError says why a join failed and whether retrying can help.
+type JoinError struct {
+	// Op is what failed: "token", "signal", "ice", "publish", "http".
+	Op string
+	// Status is the HTTP status for HTTP-based signalling, else 0.
+	Status int
+	// Permanent means the same request will fail again (401, 403, 404,
+	// an expired token): the supervisor backs off to its cap and reports
+	// an error state instead of retrying quickly.
+	Permanent bool
+	// RetryAfter is the server's Retry-After, if it sent one.
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *JoinError) Error() string {
+	s := "join: " + e.Op
+	if e.Status != 0 {
+		s += " (HTTP " + itoa(e.Status) + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *JoinError) Unwrap() error { return e.Err }
+
+func itoa(i int) string {
+	if i < 0 {
+		return "-" + itoa(-i)
+	}
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
+
+// EventKind is what an Event reports.
+type EventKind int
+
+// Event kinds.
+const (
+	// EventTrackAdded: a remote participant's audio track is available.
+	EventTrackAdded EventKind = iota + 1
+	// EventTrackRemoved: that track ended.
+	EventTrackRemoved
+	// EventPublishAllowed: the server lets the device publish again
+	// (unmuted, or canPublish granted).
+	EventPublishAllowed
+	// EventPublishDenied: the server muted the device's track or took away
+	// canPublish; the gateway goes off air and says so.
+	EventPublishDenied
+	// EventReconnecting: the backend is resuming the session by itself
+	// (ICE restart, signal resume). Frames are dropped meanwhile.
+	EventReconnecting
+	// EventReconnected: the resume worked.
+	EventReconnected
+	// EventTokenRefreshed: the server sent a fresh token.
+	EventTokenRefreshed
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventTrackAdded:
+		return "track-added"
+	case EventTrackRemoved:
+		return "track-removed"
+	case EventPublishAllowed:
+		return "publish-allowed"
+	case EventPublishDenied:
+		return "publish-denied"
+	case EventReconnecting:
+		return "reconnecting"
+	case EventReconnected:
+		return "reconnected"
+	case EventTokenRefreshed:
+		return "token-refreshed"
+	}
+	return "unknown"
+}
+
+// Event is one thing that happened in a session.
+type Event struct {
+	Kind EventKind
+	// Participant is the remote identity, for track events.
+	Participant string
+	// Track is the remote track, for EventTrackAdded and EventTrackRemoved.
+	Track RemoteTrack
+	// Reason is a short human explanation ("muted by server").
+	Reason string
+}
+
+// Packet is one received RTP packet's audio payload.
+type Packet struct {
+	// Seq and Timestamp are the RTP sequence number and timestamp
+	// (RFC 3550), the timestamp on the 48 kHz Opus clock (RFC 7587).
+	Seq       uint16
+	Timestamp uint32
+	// Payload is the Opus packet (after decryption, when the room is
+	// encrypted), a sub-slice of the caller's buffer.
+	Payload []byte
+}
+
+// RemoteTrack is another participant's audio.
+type RemoteTrack interface {
+	// Participant is the publisher's identity; ID the track's id.
+	Participant() string
+	ID() string
+	// ReadPacket blocks for the next packet and copies its payload into
+	// buf. It returns io.EOF when the track ends.
+	ReadPacket(buf []byte) (Packet, error)
+}
+
+// Stats are a session's counters and the latest receiver reports
+// (RFC 3550 §6.4.2) about the device's own stream.
+type Stats struct {
+	PacketsSent uint64
+	BytesSent   uint64
+	// RTT from RTCP, zero until known.
+	RTT time.Duration
+	// FractionLost is the latest receiver-reported loss, 0..1.
+	FractionLost float64
+	// Jitter reported by the receiver.
+	Jitter time.Duration
+	// Encrypted is true when every frame the session sends is end-to-end
+	// encrypted.
+	Encrypted bool
+}
