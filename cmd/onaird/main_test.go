@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var onairdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "onaird-test")
+	if err != nil {
+		panic(err)
+	}
+	onairdBin = filepath.Join(dir, "onaird")
+	out, err := exec.Command("go", "build", "-tags", "nolibopusfile", "-o", onairdBin, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func onaird(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(onairdBin, args...)
+	cmd.Dir = "../.."
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), 0
+}
+
+func TestCheckConfigExamples(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*.yaml")
+	want := []string{"sim", "respeaker-2mic", "respeaker-4mic", "respeaker-6mic", "i2s-stereo-mems", "hifiberry-dacplusadc"}
+	for _, w := range want {
+		found := false
+		for _, f := range files {
+			found = found || filepath.Base(f) == w+".yaml"
+		}
+		if !found {
+			t.Errorf("examples/%s.yaml is missing", w)
+		}
+	}
+	for _, f := range files {
+		rel := "examples/" + filepath.Base(f)
+		out, errOut, code := onaird(t, "-check-config", "-config", rel)
+		if code != 0 {
+			t.Errorf("%s: exit %d\n%s%s", rel, code, out, errOut)
+		}
+	}
+}
+
+func TestCheckConfigBad(t *testing.T) {
+	const token = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.SIGNATURE-never-print"
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	doc := "audio:\n  capture:\n    chanels: 4\n    rate: 12345\nroom:\n  url: \"\"\n  token: " + token + "\n"
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := onaird(t, "-check-config", "-config", path)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\n%s%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	for _, p := range []string{"audio.capture.chanels", "audio.capture.rate", "room.url"} {
+		n := 0
+		for _, l := range lines {
+			if strings.HasPrefix(strings.TrimSpace(l), p+":") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("want exactly one line naming %s, got %d:\n%s", p, n, errOut)
+		}
+	}
+	if strings.Contains(out+errOut, "SIGNATURE") || strings.Contains(out+errOut, token) {
+		t.Errorf("token printed:\n%s%s", out, errOut)
+	}
+	// The daemon itself, given the same file, must not print it either.
+	out, errOut, code = onaird(t, "-config", path, "-log-format", "json")
+	if code != 2 || strings.Contains(out+errOut, "SIGNATURE") {
+		t.Errorf("daemon on bad config: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "audio.capture.rate") {
+		t.Errorf("daemon does not say what is wrong:\n%s", errOut)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	out, _, code := onaird(t, "-version")
+	if code != 0 || !strings.HasPrefix(out, "onaird ") {
+		t.Errorf("-version: %d %q", code, out)
+	}
+	if _, _, code := onaird(t, "-log-format", "xml", "-config", "examples/sim.yaml"); code != 2 {
+		t.Errorf("bad -log-format: exit %d, want 2", code)
+	}
+	if _, _, code := onaird(t, "-no-such-flag"); code != 2 {
+		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+	if _, errOut, code := onaird(t, "-config", "/nonexistent/onair.yaml"); code != 2 || !strings.Contains(errOut, "/nonexistent/onair.yaml") {
+		t.Errorf("missing config: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestSIGTERMStopsQuickly runs onaird on the sim example and checks it exits
+// 0 within 2 s of SIGTERM.
+func TestSIGTERMStopsQuickly(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		cmd := exec.Command(onairdBin, "-config", "examples/sim.yaml", "-log-format", "json")
+		cmd.Dir = "../.."
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond) // let it start its components
+		start := time.Now()
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%v: exit %v after %v\n%s", sig, err, time.Since(start), errOut.String())
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("%v: took %v to stop, want ≤ 2s", sig, d)
+			}
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v: still running 5 s after the signal\n%s", sig, errOut.String())
+		}
+	}
+}

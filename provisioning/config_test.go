@@ -1,0 +1,297 @@
+package provisioning
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/onair-gateway/onair/audio/dsp"
+	"github.com/onair-gateway/onair/conf"
+)
+
+const minimal = `
+room:
+  url: ws://127.0.0.1:7880
+  token: tok-123
+`
+
+// brokenCases are configs that must fail, each with every path it must name.
+var brokenCases = []struct {
+	name  string
+	doc   string
+	paths []string
+}{
+	{"issue example: typo, bad rate, empty url", `
+audio:
+  capture:
+    chanels: 4
+    rate: 12345
+room:
+  url: ""
+  token: SECRETTOKEN
+`, []string{"audio.capture.chanels: unknown key", "audio.capture.rate: 12345", "room.url: must not be empty"}},
+	{"unknown top-level section", "roomz: {}\n" + minimal, []string{"roomz: unknown key"}},
+	{"wrong scalar type", "opus:\n  bitrate: lots\n" + minimal, []string{`opus.bitrate: "lots" is not a whole number`}},
+	{"mapping where a scalar goes", "opus:\n  bitrate: {a: 1}\n" + minimal, []string{"opus.bitrate: expected a whole number"}},
+	{"bad duration", "opus:\n  frame: 20\n" + minimal, []string{"opus.frame:"}},
+	{"bad opus frame", "opus:\n  frame: 30ms\n" + minimal, []string{"opus.frame: 30ms is not 10ms, 20ms or 40ms"}},
+	{"bitrate range", "opus:\n  bitrate: 1000\n" + minimal, []string{"opus.bitrate: 1000 bit/s is out of range"}},
+	{"unknown board", "board:\n  profile: toaster\n" + minimal, []string{`board.profile: unknown board profile "toaster"`}},
+	{"channels out of range", "audio:\n  capture:\n    channels: 12\n" + minimal, []string{"audio.capture.channels: 12 is out of range 1..8"}},
+	{"bad format", "audio:\n  capture:\n    format: U8\n" + minimal, []string{`audio.capture.format: "U8" is not supported`}},
+	{"period range", "audio:\n  capture:\n    period: 50ms\n" + minimal, []string{"audio.capture.period: 50ms is out of range"}},
+	{"bad beam", "audio:\n  processing:\n    beam: laser\n" + minimal, []string{`audio.processing.beam: "laser"`}},
+	{"gains count", "audio:\n  processing:\n    gains: [1, 2]\n" + minimal, []string{"audio.processing.gains: has 2 entries for 4"}},
+	{"no token", "room:\n  url: ws://127.0.0.1:7880\n", []string{"room.token: required"}},
+	{"token and key", minimal + "  api_key: k\n  api_secret: s\n", []string{"room.token: set either token or api_key/api_secret"}},
+	{"bad backend", minimal + "  backend: sip\n", []string{`room.backend: "sip" is not livekit or whip`}},
+	{"ftp url", "room:\n  url: ftp://x\n  token: t\n", []string{`room.url: scheme "ftp"`}},
+	{"e2ee required without key", "e2ee:\n  required: true\n" + minimal, []string{"e2ee.required: is true but neither"}},
+	{"e2ee bad key", "e2ee:\n  key: '!!!'\n" + minimal, []string{"e2ee.key: is not valid base64"}},
+	{"e2ee whip", "e2ee:\n  required: true\n  passphrase: longenough\nroom:\n  backend: whip\n  url: http://h/whip\n  token: t\n", []string{"e2ee.required: is true but room.backend whip"}},
+	{"button pin clash", "controls:\n  buttons:\n    - {pin: GPIO17}\n  leds:\n    - {pin: GPIO17, role: onair}\n" + minimal, []string{"controls.leds[0].pin: GPIO17 is already used by buttons[0].pin"}},
+	{"led role", "controls:\n  leds:\n    - {pin: GPIO4, role: disco}\n" + minimal, []string{`controls.leds[0].role: "disco"`}},
+	{"list where mapping", "controls:\n  buttons: {pin: GPIO4}\n" + minimal, []string{"controls.buttons: expected a list"}},
+	{"nested unknown in list", "controls:\n  buttons:\n    - {pin: GPIO4, debounse: 5ms}\n" + minimal, []string{"controls.buttons[0].debounse: unknown key"}},
+	{"device id", "device:\n  id: Bad Id!\n" + minimal, []string{`device.id: "Bad Id!"`}},
+	{"mqtt scheme", "mqtt:\n  broker: http://x:1883\n" + minimal, []string{`mqtt.broker: scheme "http"`}},
+	{"mqtt cert without key", "mqtt:\n  broker: ssl://x:8883\n  cert_file: /c\n" + minimal, []string{"mqtt.key_file: cert_file and key_file go together"}},
+	{"http listen", "http:\n  listen: nonsense\n" + minimal, []string{`http.listen: "nonsense" is not host:port`}},
+	{"stereo opus on array", "opus:\n  channels: 2\n" + minimal, []string{"opus.channels: 2 (stereo) needs audio.processing.beam stereo"}},
+	{"sim script order", "board:\n  sim:\n    script:\n      - {at: 2s, action: press}\n      - {at: 1s, action: jump}\n" + minimal,
+		[]string{"board.sim.script[1].at: 1s is earlier", `board.sim.script[1].action: "jump"`}},
+	{"duplicate key", "opus:\n  bitrate: 32000\n  bitrate: 64000\n" + minimal, []string{"opus.bitrate: duplicate key"}},
+	{"two documents", minimal + "---\n" + minimal, []string{"more than one document"}},
+	{"syntax error", "room: [\n", []string{"yaml:"}},
+}
+
+func TestDecodeBroken(t *testing.T) {
+	for _, tc := range brokenCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.doc), YAML)
+			if err == nil {
+				t.Fatal("Decode accepted a broken config")
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v is not ErrInvalid", err)
+			}
+			msg := err.Error()
+			for _, p := range tc.paths {
+				if !strings.Contains(msg, p) {
+					t.Errorf("error does not name %q:\n%s", p, msg)
+				}
+			}
+			if strings.Contains(msg, "SECRETTOKEN") {
+				t.Errorf("error leaks the token:\n%s", msg)
+			}
+		})
+	}
+}
+
+func TestIssueExampleOnePerLine(t *testing.T) {
+	_, err := Decode([]byte(brokenCases[0].doc), YAML)
+	probs := Problems(err)
+	if len(probs) != 3 {
+		t.Fatalf("want exactly 3 problems, got %d: %v", len(probs), probs)
+	}
+	for _, p := range probs {
+		if strings.Contains(p.Error(), "\n") {
+			t.Errorf("problem spans lines: %q", p)
+		}
+	}
+}
+
+func TestDecodeMinimalDefaults(t *testing.T) {
+	r, err := Decode([]byte(minimal), YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Board.Profile != "sim" || r.Audio.Capture.Channels != 4 || r.Audio.Capture.Rate != 48000 {
+		t.Errorf("profile defaults not applied: %+v", r.Audio.Capture)
+	}
+	if r.Audio.Processing.Beam != dsp.BeamDOA {
+		t.Errorf("beam = %q, want doa for the sim's circular array", r.Audio.Processing.Beam)
+	}
+	if r.Opus.Bitrate != 32000 || r.Opus.Frame.D().String() != "20ms" || !conf.Bool(r.Opus.FEC, false) {
+		t.Errorf("opus defaults: %+v", r.Opus)
+	}
+	if r.Room.Identity != r.Device.ID || !strings.HasPrefix(r.Device.ID, "onair-") {
+		t.Errorf("identity %q, id %q", r.Room.Identity, r.Device.ID)
+	}
+	if r.Controls == nil || len(r.Controls.Buttons) != 1 || r.Controls.Buttons[0].Debounce.D().String() != "20ms" {
+		t.Errorf("controls from profile: %+v", r.Controls)
+	}
+}
+
+func TestMusicProfileDefaults(t *testing.T) {
+	r, err := Decode([]byte("board: {profile: hifiberry-dacplusadc}\n"+minimal), YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Opus.Channels != 2 || r.Opus.Bitrate != 128000 || r.Opus.Application != "audio" || r.Audio.Processing.Beam != dsp.BeamStereo {
+		t.Errorf("music defaults not applied: %+v %q", r.Opus, r.Audio.Processing.Beam)
+	}
+}
+
+// TestJSONMatchesYAML decodes every example as YAML, converts it to JSON and
+// decodes that: the same Go types must give the same config, and JSON must
+// reject unknown keys with their path too.
+func TestJSONMatchesYAML(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*.yaml")
+	if len(files) < 6 {
+		t.Fatalf("found %d examples, want at least 6", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ry, err := Decode(data, YAML)
+			if err != nil {
+				t.Fatalf("yaml: %v", err)
+			}
+			var tree any
+			if err := yaml.Unmarshal(data, &tree); err != nil {
+				t.Fatal(err)
+			}
+			js, err := json.Marshal(tree)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rj, err := Decode(js, JSON)
+			if err != nil {
+				t.Fatalf("json: %v\n%s", err, js)
+			}
+			a, _ := yaml.Marshal(ry.Config)
+			b, _ := yaml.Marshal(rj.Config)
+			if string(a) != string(b) {
+				t.Errorf("YAML and JSON decode differently:\n%s\n---\n%s", a, b)
+			}
+		})
+	}
+	_, err := Decode([]byte(`{"room":{"url":"ws://h:1","token":"t"},"audio":{"capture":{"chanels":4,"rate":12345}}}`), JSON)
+	for _, want := range []string{"audio.capture.chanels: unknown key", "audio.capture.rate: 12345"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("JSON error %v does not name %q", err, want)
+		}
+	}
+	_, err = Decode([]byte(`{"room":{"url":"ws://h:1","token":"t"},"opus":{"bitrate":"x"}}`), JSON)
+	if err == nil || !strings.Contains(err.Error(), `opus.bitrate: "x" is not a whole number`) {
+		t.Errorf("JSON type error: %v", err)
+	}
+}
+
+// TestSecretsNeverPrinted checks that no secret value reaches an error, a
+// marshalled config or a formatted value.
+func TestSecretsNeverPrinted(t *testing.T) {
+	const tok, pass, sec, mq = "TOKEN-d7f1e2", "PASSPHRASE-a81c", "APISECRET-77aa", "MQTTPASS-19bc"
+	doc := `
+room: {url: "ws://h:1", api_key: k, api_secret: ` + sec + `}
+e2ee: {passphrase: ` + pass + `}
+mqtt: {broker: "tcp://h:1883", password: ` + mq + `}
+`
+	r, err := Decode([]byte(doc), YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _ := yaml.Marshal(r.Config)
+	j, _ := json.Marshal(r.Config)
+	outs := []string{string(y), string(j)}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		outs = append(outs, sprintf(verb, r.Config), sprintf(verb, r.Room.APISecret))
+	}
+	bad := doc + "room:\n  token: " + tok + "\n"
+	_, err = Decode([]byte(bad), YAML)
+	if err == nil {
+		t.Fatal("duplicate room section accepted")
+	}
+	outs = append(outs, err.Error())
+	_, err = Decode([]byte(`{"room":{"url":"ws://h:1","token":["`+tok+`"]}}`), JSON)
+	outs = append(outs, err.Error())
+	for _, o := range outs {
+		for _, s := range []string{tok, pass, sec, mq} {
+			if strings.Contains(o, s) {
+				t.Errorf("secret %s printed in:\n%s", s, o)
+			}
+		}
+	}
+	if r.Room.APISecret.Reveal() != sec || r.E2EE.Passphrase.Reveal() != pass {
+		t.Error("Reveal lost the secret value")
+	}
+}
+
+func TestEmptyDocumentNeedsRoom(t *testing.T) {
+	for _, doc := range []string{"", "# only a comment\n", "{}"} {
+		_, err := Decode([]byte(doc), YAML)
+		if err == nil || !strings.Contains(err.Error(), "room.url: must not be empty") {
+			t.Errorf("%q: %v", doc, err)
+		}
+	}
+}
+
+func TestOversizedDocument(t *testing.T) {
+	_, err := Decode(make([]byte, MaxDocumentSize+1), JSON)
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte(minimal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(Warnings(path, r), "\n")
+	if !strings.Contains(w, "chmod 600") || !strings.Contains(w, "e2ee") {
+		t.Errorf("warnings: %s", w)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.Join(Warnings(path, r), "\n"), "chmod") {
+		t.Error("warns about a 0600 file")
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, tc := range brokenCases {
+		f.Add([]byte(tc.doc), false)
+	}
+	f.Add([]byte(minimal), false)
+	f.Add([]byte(`{"room":{"url":"ws://h:1","token":"t"}}`), true)
+	if files, _ := filepath.Glob("../examples/*.yaml"); len(files) > 0 {
+		for _, fn := range files {
+			if b, err := os.ReadFile(fn); err == nil {
+				f.Add(b, false)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, isJSON bool) {
+		syn := YAML
+		if isJSON {
+			syn = JSON
+		}
+		r, err := Decode(data, syn)
+		if err != nil {
+			if len(Problems(err)) == 0 {
+				t.Fatal("error without problems")
+			}
+			return
+		}
+		// A config that passed must pass again after a round trip of its
+		// own YAML (secrets aside, which marshal redacted).
+		if r.Room.Identity == "" || r.Audio.Capture.Rate == 0 {
+			t.Fatalf("accepted config lacks defaults: %+v", r.Config)
+		}
+	})
+}
