@@ -62,8 +62,11 @@ type BoardConfig struct {
 // AudioConfig is the capture device and the processing chain. Capture fields
 // left empty come from the board profile.
 type AudioConfig struct {
-	Capture    alsa.Config `yaml:"capture" json:"capture"`
-	Processing dsp.Config  `yaml:"processing" json:"processing"`
+	// Capture is the capture device and format; empty fields come from
+	// the board profile.
+	Capture alsa.Config `yaml:"capture" json:"capture"`
+	// Processing is the voice chain between capture and encoder.
+	Processing dsp.Config `yaml:"processing" json:"processing"`
 }
 
 // MQTTConfig connects the device to a broker for provisioning and status.

@@ -95,8 +95,10 @@ type RingConfig struct {
 
 // Config is the set of controls on a board.
 type Config struct {
+	// Buttons are the board's buttons. Default: the board profile's.
 	Buttons []ButtonConfig `yaml:"buttons" json:"buttons"`
-	LEDs    []LEDConfig    `yaml:"leds" json:"leds"`
+	// LEDs are single LEDs and relays. Default: the board profile's.
+	LEDs []LEDConfig `yaml:"leds" json:"leds"`
 	// Ring is the APA102 ring, if any.
 	Ring *RingConfig `yaml:"ring" json:"ring"`
 }
