@@ -30,7 +30,9 @@ type Config struct {
 	File string `yaml:"file" json:"file"`
 	// Frequency of the tone in Hz, 20..20000. Default: 440.
 	Frequency float64 `yaml:"frequency" json:"frequency"`
-	// Level of the talker at the array centre in dBFS, -90..0. Default: -20.
+	// Level of the talker at the array centre in dBFS, -90..0: the peak of
+	// a tone or chirp, the active RMS of a WAV (see the package doc).
+	// Default: -20.
 	Level *float64 `yaml:"level" json:"level"`
 	// Azimuth of the talker in degrees. Default: 90.
 	Azimuth *float64 `yaml:"azimuth" json:"azimuth"`

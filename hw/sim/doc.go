@@ -1,0 +1,79 @@
+// Package sim is a simulated board: a microphone array (or a stereo line
+// input) with no hardware behind it, for the demo (`make demo`) and for most
+// tests of the speak path. Board implements audio.Source exactly as the ALSA
+// capture driver does, so the pipeline cannot tell them apart.
+//
+// # What it renders
+//
+// A single talker stands at an azimuth (Config.Azimuth, moved at run time
+// with SetAzimuth) in the far field: its signal reaches each microphone as a
+// plane wave, delayed by audio.Geometry.Delays. Each mic's delay is split into
+// a whole number of samples, taken from the talker's history, and a fraction
+// within ±0.5 sample, rendered by a 16-tap windowed-sinc filter
+// (dsp.FracDelayTaps). Every mic shares one tap count and one fixed latency,
+// so only the delays between mics matter, and they are right to well under
+// 0.05 sample. The latency is hidden: the talker's sample s reaches the
+// array centre at Pos s.
+//
+// The talker is Config.Signal:
+//
+//   - tone: a sine of Config.Frequency whose peak is Config.Level dBFS.
+//   - chirp: a logarithmic sweep from 200 Hz to 8 kHz (at most 0.45 of the
+//     rate) lasting ChirpLength, starting every ChirpPeriod, silent between,
+//     peak Config.Level. The k-th sweep begins at the array centre (and on
+//     both channels of a line input) at exactly ChirpStart(rate, k) =
+//     k·ChirpPeriod; mic m hears it MicDelays()[m] samples later. A listener
+//     finds the marks by correlating with ChirpSweep and so measures the
+//     latency of the whole path.
+//   - wav: a WAV file (PCM 8/16/24/32-bit or float 32/64, see ParseWAV),
+//     mixed to mono, resampled to the format's rate by a windowed-sinc
+//     interpolator if needed, faded over 5 ms at both ends and looped. Its
+//     level is set so that the RMS of its active part (the 10 ms blocks
+//     within 40 dB of the loudest, a simple stand-in for ITU-T P.56 active
+//     speech level) is Config.Level dBFS; pauses do not count.
+//   - silence: nothing but the noise.
+//
+// # Noise model
+//
+// Each mic gets independent white noise (approximately Gaussian) whose RMS is
+// Config.SNR dB below the talker's nominal RMS: Config.Level for a WAV, and
+// Config.Level - 3.01 dB, a sine's RMS, for tone, chirp and silence.
+//
+// Config.Diffuse, when not 0, adds a diffuse field at that RMS level in dBFS
+// at every mic: eight independent white-noise sources at azimuths 22.5°,
+// 67.5°, … 337.5°, each rendered into the array with its own delays exactly
+// like the talker. The mics' noise is therefore correlated as the array's
+// geometry dictates (strongly at low frequencies, weakly at high), which is
+// what beamformers and direction finders meet in a real room, and unlike the
+// independent noise a beamformer can only average.
+//
+// Channels beyond the mics (the 6-mic board's two playback references) carry
+// Options.Reference, looped, or silence. Every sample is clipped to ±1, as an
+// ADC would.
+//
+// Options.LineIn turns the board into a stereo line input: no geometry, no
+// delays, the left channel is the signal, the right is a stereo WAV's own
+// right channel or else the left at -6 dB, so a swap or a downmix shows.
+//
+// # Pacing, goroutines and buffers
+//
+// With Config.Realtime (the default) ReadFrame returns each frame when its
+// last sample is due, at the time of the first read plus
+// (Pos+Len)/Rate on Options.Clock, like a capture card; tests pass a
+// clockwork fake clock and advance it. A reader that falls behind gets the
+// backlog at once and Late counts those frames. Without Realtime frames come
+// as fast as they are asked for. Positions come from a sample counter.
+//
+// The board starts no goroutine. ReadFrame is called from one goroutine at a
+// time; Close, SetAzimuth, Azimuth, MicDelays and Late are safe from any
+// goroutine. Close unblocks a pending ReadFrame, which returns
+// audio.ErrClosed.
+//
+// The caller owns the frame it passes to ReadFrame. The board owns its
+// history and scratch buffers, allocated in New; ReadFrame does not allocate.
+// Its cost is one talker render per frame, a 16-tap filter per mic and a
+// noise draw per sample (plus eight filters per mic with diffuse noise).
+//
+// Buttons and LEDs of the simulated board live with the GPIO fakes, not
+// here; Config.Script and Config.Keyboard are read by whoever wires them.
+package sim
