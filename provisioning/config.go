@@ -290,3 +290,22 @@ func (m MQTTConfig) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ForBoard returns the built-in defaults for a board profile, for tools that
+// run the speak path offline (onairctl encode): no room, MQTT or controls
+// are needed, so only the board, audio and opus sections are validated.
+func ForBoard(profile string) (*Resolved, error) {
+	c := Config{Board: BoardConfig{Profile: profile}}
+	p := c.applyDefaults()
+	var errs []error
+	for _, e := range conf.Flatten(c.validate()) {
+		var fe *conf.FieldError
+		if errors.As(e, &fe) && (strings.HasPrefix(fe.Path, "board") || strings.HasPrefix(fe.Path, "audio") || strings.HasPrefix(fe.Path, "opus")) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, invalid(errs)
+	}
+	return &Resolved{Config: c, Profile: p}, nil
+}
