@@ -45,7 +45,7 @@ type Config struct {
 	// Default: 300ms.
 	DOASmoothing conf.Duration `yaml:"doa_smoothing" json:"doa_smoothing"`
 	// Gate is the noise gate threshold in dBFS, -100..0; frames whose level
-	// stays below it are attenuated. Default: -65; "off" with gate_off.
+	// stays below it are attenuated. Default: -65 (-100 is effectively off).
 	Gate *float64 `yaml:"gate" json:"gate"`
 	// AGC configures the automatic gain control.
 	AGC AGCConfig `yaml:"agc" json:"agc"`
