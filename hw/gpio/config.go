@@ -91,6 +91,13 @@ type RingConfig struct {
 	PowerPin string `yaml:"power_pin" json:"power_pin"`
 	// Brightness 0..100 percent. Default: 30.
 	Brightness int `yaml:"brightness" json:"brightness"`
+	// AzimuthOffset is the azimuth of pixel 0 in degrees, -360..360, in the
+	// frame of audio.Geometry (0 along mic 0, counter-clockwise seen from
+	// above). Default: 0 (pixel 0 beside mic 0).
+	AzimuthOffset float64 `yaml:"azimuth_offset" json:"azimuth_offset"`
+	// Clockwise means pixel indices grow clockwise seen from above, against
+	// the mics. Default: false (pixels and mics count the same way).
+	Clockwise bool `yaml:"clockwise" json:"clockwise"`
 }
 
 // Config is the set of controls on a board.
@@ -208,6 +215,9 @@ func (c Config) Validate() error {
 		}
 		if r.Brightness < 0 || r.Brightness > 100 {
 			errs = append(errs, conf.Errorf("ring.brightness", "%d is out of range 0..100", r.Brightness))
+		}
+		if r.AzimuthOffset < -360 || r.AzimuthOffset > 360 || r.AzimuthOffset != r.AzimuthOffset {
+			errs = append(errs, conf.Errorf("ring.azimuth_offset", "%v is out of range -360..360", r.AzimuthOffset))
 		}
 	}
 	return errors.Join(errs...)
