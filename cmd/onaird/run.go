@@ -2,21 +2,84 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
 
+	"github.com/onair-gateway/onair/gateway"
 	"github.com/onair-gateway/onair/provisioning"
 )
 
-// run loads the config and runs the daemon until ctx is cancelled.
+// run loads the config and runs the gateway until ctx is cancelled. SIGHUP
+// reloads the config file: a bad file is rejected with every problem logged,
+// and the device keeps running on the last good config.
 func run(ctx context.Context, o options, log *slog.Logger) error {
 	r, err := provisioning.Load(o.config)
 	if err != nil {
 		for _, p := range provisioning.Problems(err) {
-			log.Error("config problem", "problem", p.Error())
+			log.Error("config problem", "file", o.config, "problem", p.Error())
 		}
 		return &configError{err}
 	}
-	_ = r
-	<-ctx.Done()
-	return nil
+	for _, w := range provisioning.Warnings(o.config, r) {
+		log.Warn("config", "file", o.config, "advice", w)
+	}
+	hw := gateway.NewHardware(r, log)
+	g, err := gateway.New(r, gateway.Options{Hardware: hw, Log: log})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(ctx, g, o.config, log)
+			}
+		}
+	}()
+	if sh, ok := hw.(*gateway.SimHardware); ok && *r.Board.Sim.Keyboard {
+		if kb, err := newKeyboard(os.Stdin, g, sh, log); err == nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); kb.run(ctx, cancel) }()
+			defer kb.restore()
+		}
+	}
+	if r.HTTP.Listen != "" {
+		srv, err := startHTTP(r.HTTP.Listen, g, log)
+		if err != nil {
+			return &configError{err}
+		}
+		defer srv.Close()
+	}
+	return g.Run(ctx)
+}
+
+func reload(ctx context.Context, g *gateway.Gateway, path string, log *slog.Logger) {
+	r, err := provisioning.Load(path)
+	if err != nil {
+		for _, p := range provisioning.Problems(err) {
+			log.Error("reload rejected; still running on the last good config", "file", path, "problem", p.Error())
+		}
+		return
+	}
+	if err := g.Apply(ctx, r); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("reload failed; still running on the last good config", "file", path, "err", err)
+		return
+	}
+	log.Info("config reloaded", "file", path)
 }

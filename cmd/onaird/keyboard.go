@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/onair-gateway/onair/gateway"
+)
+
+// keyboard turns a terminal into the simulated board's buttons: hold space
+// to talk (push-to-talk), m toggles mute, i identifies, q quits. A terminal
+// reports no key-up, so "held" means key repeats keep arriving: the button is
+// released releaseAfter after the last one (longer than a terminal's initial
+// repeat delay).
+type keyboard struct {
+	f     *os.File
+	old   *unix.Termios
+	g     *gateway.Gateway
+	sh    *gateway.SimHardware
+	log   *slog.Logger
+	muted bool
+}
+
+const releaseAfter = 650 * time.Millisecond
+
+func newKeyboard(f *os.File, g *gateway.Gateway, sh *gateway.SimHardware, log *slog.Logger) (*keyboard, error) {
+	old, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	if err != nil {
+		return nil, errors.New("stdin is not a terminal")
+	}
+	raw := *old
+	raw.Lflag &^= unix.ICANON | unix.ECHO // keep ISIG (Ctrl-C) and output processing
+	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, &raw); err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(os.Stderr, "onaird: simulated board: hold SPACE to talk, m = mute, i = identify, q = quit")
+	return &keyboard{f: f, old: old, g: g, sh: sh, log: log}, nil
+}
+
+func (k *keyboard) restore() { _ = unix.IoctlSetTermios(int(k.f.Fd()), unix.TCSETS, k.old) }
+
+func (k *keyboard) run(ctx context.Context, quit context.CancelFunc) {
+	keys := make(chan byte)
+	go func() {
+		// This read is not interruptible; the goroutine ends with the
+		// process (it holds nothing but stdin).
+		b := make([]byte, 1)
+		for {
+			if _, err := k.f.Read(b); err != nil {
+				return
+			}
+			select {
+			case keys <- b[0]:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var held bool
+	release := time.NewTimer(time.Hour)
+	release.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-release.C:
+			held = false
+			k.press(ctx, gateway.CmdRelease)
+		case c := <-keys:
+			switch c {
+			case ' ':
+				if !held {
+					held = true
+					k.press(ctx, gateway.CmdPress)
+				}
+				release.Reset(releaseAfter)
+			case 'm', 'M':
+				k.muted = !k.muted
+				k.do(ctx, gateway.Command{Kind: gateway.CmdMute, On: k.muted})
+			case 'i', 'I':
+				k.do(ctx, gateway.Command{Kind: gateway.CmdIdentify})
+			case 'q', 'Q':
+				quit()
+				return
+			}
+		}
+	}
+}
+
+func (k *keyboard) press(ctx context.Context, kind gateway.CommandKind) {
+	k.do(ctx, gateway.Command{Kind: kind, Button: "ptt"})
+}
+
+func (k *keyboard) do(ctx context.Context, c gateway.Command) {
+	if err := k.g.Do(ctx, c); err != nil && !errors.Is(err, context.Canceled) {
+		k.log.Warn("keyboard", "err", err)
+	}
+}

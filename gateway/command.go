@@ -1,0 +1,215 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/onair-gateway/onair/audio/opus"
+	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/provisioning"
+)
+
+// CommandKind is what a command asks for.
+type CommandKind int
+
+// Commands, as MQTT, an operator or a test sends them.
+const (
+	// CmdOnAir goes on air (On true) or off air, like a latching button.
+	CmdOnAir CommandKind = iota + 1
+	// CmdMute mutes (On true) or unmutes.
+	CmdMute
+	// CmdIdentify makes the device show itself for IdentifyTime.
+	CmdIdentify
+	// CmdPress and CmdRelease press and release a simulated button by
+	// Button name (simulated board only).
+	CmdPress
+	CmdRelease
+)
+
+// Command is one request to the gateway.
+type Command struct {
+	Kind   CommandKind
+	On     bool
+	Button string
+}
+
+// ErrNotRunning is returned by Do and Apply when Run is not running.
+var ErrNotRunning = errors.New("gateway: not running")
+
+type request struct {
+	cmd   Command
+	cfg   *provisioning.Resolved
+	reply chan error
+}
+
+// Do runs a command on the gateway's loop and returns its result.
+func (g *Gateway) Do(ctx context.Context, c Command) error {
+	return g.send(ctx, request{cmd: c})
+}
+
+// Apply replaces the running config. Sections are compared as wholes and
+// only the units whose sections changed restart: the speak path (board,
+// audio, opus framing), the room (room, e2ee, device) or the controls. A new
+// section that fails to start is rolled back: the unit runs on again with
+// the last good config and Apply returns the error.
+func (g *Gateway) Apply(ctx context.Context, r *provisioning.Resolved) error {
+	if r == nil {
+		return errors.New("gateway: nil config")
+	}
+	return g.send(ctx, request{cfg: r})
+}
+
+func (g *Gateway) send(ctx context.Context, req request) error {
+	if !g.running.Load() {
+		return ErrNotRunning
+	}
+	req.reply = make(chan error, 1)
+	select {
+	case g.cmds <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *Gateway) do(req request) error {
+	if req.cfg != nil {
+		return g.apply(req.cfg)
+	}
+	c := req.cmd
+	switch c.Kind {
+	case CmdOnAir:
+		g.cmdOnAir = c.On
+		if !c.On {
+			g.toggleOn = false
+		}
+		g.update(fmt.Sprintf("command on-air %v", c.On))
+	case CmdMute:
+		g.in.muted = c.On
+		g.update(fmt.Sprintf("command mute %v", c.On))
+	case CmdIdentify:
+		g.identify("command")
+	case CmdPress, CmdRelease:
+		s, ok := g.hw.(*SimHardware)
+		if !ok {
+			return errors.New("gateway: buttons can be pressed by command only on the simulated board")
+		}
+		if c.Kind == CmdPress {
+			return s.Press(c.Button)
+		}
+		return s.Release(c.Button)
+	default:
+		return fmt.Errorf("gateway: unknown command %d", c.Kind)
+	}
+	return nil
+}
+
+// opusStructural reports whether an Opus change needs a new encoder (frame
+// size, channels, application) rather than a ctl on the running one.
+func opusStructural(a, b opus.Config) bool {
+	return a.Application != b.Application || a.Frame != b.Frame || a.Channels != b.Channels ||
+		*a.Complexity != *b.Complexity || *a.FEC != *b.FEC
+}
+
+func (g *Gateway) apply(r *provisioning.Resolved) error {
+	old := g.cfg
+	speakChanged := !sectionsEqual(old.Board, r.Board) || !sectionsEqual(old.Audio, r.Audio) || opusStructural(old.Opus, r.Opus)
+	roomChanged := !sectionsEqual(old.Room, r.Room) || !sectionsEqual(old.E2EE, r.E2EE) || !sectionsEqual(old.Device, r.Device)
+	ctlChanged := !sectionsEqual(old.Controls, r.Controls)
+	var changed []string
+
+	if speakChanged {
+		if err := g.restartSpeak(old, r); err != nil {
+			return err
+		}
+		changed = append(changed, "speak path")
+	} else if !sectionsEqual(old.Opus, r.Opus) {
+		enc := g.speak.enc
+		if err := errors.Join(enc.SetBitrate(r.Opus.Bitrate), enc.SetPacketLoss(*r.Opus.PacketLoss), enc.SetDTX(r.Opus.DTX)); err != nil {
+			return fmt.Errorf("opus: %w", err)
+		}
+		changed = append(changed, "opus settings")
+	}
+	if ctlChanged {
+		if err := g.controls.stop(); err != nil {
+			g.log.Warn("controls stop", "err", err)
+		}
+		ctl, err := g.startControls(r, g.buttons)
+		if err != nil {
+			if back, err2 := g.startControls(old, g.buttons); err2 == nil {
+				g.controls = back
+			} else {
+				g.controls = nil
+				g.log.Error("controls lost: the old config does not open again either", "err", err2)
+			}
+			return err
+		}
+		g.controls = ctl
+		g.ptt = map[string]bool{}
+		changed = append(changed, "controls")
+	}
+	if roomChanged {
+		prev := g.roomNow.Swap(nil)
+		if prev != nil {
+			if err := prev.stop(); err != nil {
+				g.log.Warn("room stop", "err", err)
+			}
+		}
+		u, err := g.startRoom(r)
+		if err != nil {
+			if back, err2 := g.startRoom(old); err2 == nil {
+				g.roomNow.Store(back)
+			}
+			g.in.room = room.StateConnecting
+			g.update("room restored after a failed change")
+			return err
+		}
+		g.roomNow.Store(u)
+		g.in.room, g.in.roomReason = room.StateConnecting, "joining with the new config"
+		g.in.policyErr = policyError(r, u.encrypted)
+		changed = append(changed, "room")
+	}
+	g.cfg = r
+	g.log.Info("config applied", "restarted", changed)
+	g.update("config applied")
+	return nil
+}
+
+// restartSpeak swaps the speak path. The new chain and encoder are built
+// first (config errors stop here, with nothing touched); the old capture is
+// then released, because a sound card can be opened once, and the new one
+// opened once synchronously. If that fails, the old speak path is started
+// again and the error returned.
+func (g *Gateway) restartSpeak(old, r *provisioning.Resolved) error {
+	nu, err := buildSpeak(r)
+	if err != nil {
+		return err
+	}
+	if err := g.speak.stop(); err != nil {
+		g.log.Warn("speak stop", "err", err)
+	}
+	probe, err := g.hw.OpenSource(r)
+	if err != nil {
+		nu.enc.Close()
+		back, err2 := buildSpeak(old)
+		if err2 != nil {
+			return errors.Join(err, err2)
+		}
+		g.speak = back
+		g.encRef.p.Store(back.enc)
+		back.start(g, old, g.reportCapture)
+		return fmt.Errorf("open capture %q: %w (kept the previous audio config)", r.Audio.Capture.Device, err)
+	}
+	probe.Close()
+	g.speak = nu
+	g.encRef.p.Store(nu.enc)
+	nu.start(g, r, g.reportCapture)
+	return nil
+}
+

@@ -1,0 +1,516 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/onair-gateway/onair/audio/dsp"
+	"github.com/onair-gateway/onair/audio/pipeline"
+	"github.com/onair-gateway/onair/hw/gpio"
+	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/provisioning"
+)
+
+// RoomFactory makes the Room a config names, and says whether every frame
+// the room carries will be end-to-end encrypted.
+type RoomFactory func(r *provisioning.Resolved, log *slog.Logger) (rm room.Room, encrypted bool, err error)
+
+// Options are the gateway's dependencies. Zero fields take defaults.
+type Options struct {
+	// Hardware opens the board. Default: NewHardware for the config.
+	Hardware Hardware
+	// Rooms makes rooms. Default: DefaultRooms (LiveKit and WHIP).
+	Rooms RoomFactory
+	// Notifier talks to systemd. Default: NewNotifier().
+	Notifier *Notifier
+	// Clock times identify/forget windows and the capture reopen backoff.
+	// Default: the real clock.
+	Clock clockwork.Clock
+	// Log is the logger. Default: discard.
+	Log *slog.Logger
+	// Forget is called when a person confirms "forget provisioning" on the
+	// device (a long hold, then a press within ForgetWindow). nil: the
+	// gateway says there is nothing to forget.
+	Forget func() error
+	// StatsEvery is how often counters are logged. Default: 60s.
+	StatsEvery time.Duration
+}
+
+// ForgetWindow is how long after the Forget hold a second press confirms.
+const ForgetWindow = 5 * time.Second
+
+// IdentifyTime is how long the device shows itself after Identify.
+const IdentifyTime = 5 * time.Second
+
+// Status is a snapshot of the device for status pages, MQTT and systemd.
+type Status struct {
+	State  State     `json:"state"`
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+	OnAir  bool      `json:"on_air"`
+	Muted  bool      `json:"muted"`
+	// Encrypted says whether the room audio is end-to-end encrypted.
+	Encrypted bool                  `json:"encrypted"`
+	Room      string                `json:"room"`
+	Backend   string                `json:"backend"`
+	RoomStats room.SupervisorStats  `json:"room_stats"`
+	Pipeline  pipeline.Stats        `json:"pipeline"`
+	OutLevel  dsp.Level             `json:"out_level"`
+	Voice     bool                  `json:"voice"`
+	DOA       float64               `json:"doa_deg"`
+	DOAConf   float64               `json:"doa_confidence"`
+	Capture   string                `json:"capture"`
+}
+
+// Gateway is the state machine that ties hardware, audio, room and status
+// together. Run owns every goroutine it starts; inputs arrive on channels
+// and are handled on Run's goroutine only, so the state needs no lock
+// (Status copies a snapshot under a mutex).
+type Gateway struct {
+	log    *slog.Logger
+	clock  clockwork.Clock
+	hw     Hardware
+	rooms  RoomFactory
+	notify *Notifier
+	opts   Options
+
+	cfg      *provisioning.Resolved
+	sink     pipeline.Sink
+	encRef   encoderRef
+	roomNow  atomic.Pointer[roomUnit]
+	speak    *speakUnit
+	controls *controlsUnit
+
+	// inputs from other goroutines
+	roomState  chan struct{} // latest state in lastRoom
+	lastRoomMu sync.Mutex
+	lastRoom   room.StateChange
+	captureCh  chan captureReport
+	buttons    chan gpio.ButtonEvent
+	cmds       chan request
+
+	// loop state
+	in            inputs
+	state         State
+	reason        string
+	since         time.Time
+	gateOpen      bool
+	ptt           map[string]bool // PTT buttons held
+	toggleOn      bool
+	cmdOnAir      bool
+	transient     gpio.Status
+	transientEnd  time.Time
+	forgetPending time.Time
+
+	statusMu sync.Mutex
+	status   Status
+	running  atomic.Bool
+}
+
+// New builds a gateway for a validated config. It opens nothing: Run does.
+func New(r *provisioning.Resolved, opts Options) (*Gateway, error) {
+	if r == nil {
+		return nil, errors.New("gateway: nil config")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = clockwork.NewRealClock()
+	}
+	if opts.Hardware == nil {
+		opts.Hardware = NewHardware(r, opts.Log)
+	}
+	if opts.Rooms == nil {
+		opts.Rooms = DefaultRooms
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = NewNotifier()
+	}
+	if opts.StatsEvery <= 0 {
+		opts.StatsEvery = time.Minute
+	}
+	g := &Gateway{
+		log:       opts.Log.With("component", "gateway"),
+		clock:     opts.Clock,
+		hw:        opts.Hardware,
+		rooms:     opts.Rooms,
+		notify:    opts.Notifier,
+		opts:      opts,
+		cfg:       r,
+		roomState: make(chan struct{}, 1),
+		captureCh: make(chan captureReport, 8),
+		buttons:   make(chan gpio.ButtonEvent, 32),
+		cmds:      make(chan request),
+		ptt:       map[string]bool{},
+		state:     StateIdle,
+	}
+	g.sink = sinkTo{g}
+	return g, nil
+}
+
+// Run opens the board, joins the room and runs the state machine until ctx
+// is cancelled (it returns nil after stopping everything in reverse order)
+// or the start fails (it returns why, with nothing left running).
+func (g *Gateway) Run(ctx context.Context) error {
+	if !g.running.CompareAndSwap(false, true) {
+		return errors.New("gateway: already running")
+	}
+	defer g.running.Store(false)
+	r := g.cfg
+	// Start: release stale state (controls open dark) → open hardware →
+	// connect → READY.
+	ctl, err := g.startControls(r, g.buttons)
+	if err != nil {
+		return fmt.Errorf("open controls: %w", err)
+	}
+	g.controls = ctl
+	sp, err := buildSpeak(r)
+	if err != nil {
+		g.controls.stop()
+		return err
+	}
+	g.speak = sp
+	g.encRef.p.Store(sp.enc)
+	sp.start(g, r, g.reportCapture)
+	ru, err := g.startRoom(r)
+	if err != nil {
+		sp.stop()
+		g.controls.stop()
+		return fmt.Errorf("room: %w", err)
+	}
+	g.roomNow.Store(ru)
+	g.in.started = true
+	g.in.policyErr = policyError(r, ru.encrypted)
+	g.since = g.clock.Now()
+	g.update("started")
+	g.notify.Ready(g.statusLine())
+	g.log.Info("onair started", "device", r.Device.ID, "board", r.Board.Profile, "room", r.Room.Room,
+		"backend", r.Room.Backend, "encrypted", ru.encrypted)
+
+	g.loop(ctx)
+
+	// Stop in reverse order, bounded.
+	g.notify.Stopping()
+	var errs []error
+	if u := g.roomNow.Swap(nil); u != nil {
+		errs = append(errs, u.stop())
+	}
+	errs = append(errs, g.speak.stop())
+	g.gateOpen = false
+	errs = append(errs, g.controls.stop())
+	g.controls = nil // closed: nothing left to show state on
+	g.in.started = false
+	g.update("stopped")
+	if err := errors.Join(errs...); err != nil {
+		g.log.Warn("unclean stop", "err", err)
+	}
+	g.log.Info("onair stopped")
+	return nil
+}
+
+func (g *Gateway) loop(ctx context.Context) {
+	statsT := g.clock.NewTicker(g.opts.StatsEvery)
+	defer statsT.Stop()
+	wdEvery := g.notify.WatchdogInterval()
+	var wd <-chan time.Time
+	if wdEvery > 0 {
+		t := g.clock.NewTicker(wdEvery)
+		defer t.Stop()
+		wd = t.Chan()
+	}
+	tick := g.clock.NewTicker(250 * time.Millisecond) // transient statuses, status snapshot
+	defer tick.Stop()
+	var lastFrames uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.roomState:
+			g.lastRoomMu.Lock()
+			sc := g.lastRoom
+			g.lastRoomMu.Unlock()
+			g.in.room, g.in.roomReason = sc.State, sc.Reason
+			g.update("room " + sc.State.String())
+		case rep := <-g.captureCh:
+			g.onCapture(rep)
+		case ev := <-g.buttons:
+			g.onButton(ev)
+		case req := <-g.cmds:
+			req.reply <- g.do(req)
+		case <-tick.Chan():
+			g.onTick()
+		case <-wd:
+			// Pet only while frames flow: a capture that stopped is what
+			// the watchdog is for.
+			if f := g.speak.stats().Frames; f != lastFrames {
+				lastFrames = f
+				g.notify.Watchdog()
+			}
+		case <-statsT.Chan():
+			g.logStats()
+		}
+	}
+}
+
+// onRoomState is called on the supervisor's goroutine; it must not block.
+func (g *Gateway) onRoomState(sc room.StateChange) {
+	g.lastRoomMu.Lock()
+	g.lastRoom = sc
+	g.lastRoomMu.Unlock()
+	select {
+	case g.roomState <- struct{}{}:
+	default:
+	}
+}
+
+// onRoomEvent is called on the supervisor's goroutine. The speak path does
+// not play the room back yet, so remote tracks are only logged; permission
+// changes arrive as supervisor states.
+func (g *Gateway) onRoomEvent(ev room.Event) {
+	switch ev.Kind {
+	case room.EventTrackAdded:
+		g.log.Info("remote track", "participant", ev.Participant)
+	case room.EventTrackRemoved:
+		g.log.Info("remote track ended", "participant", ev.Participant)
+	}
+}
+
+func (g *Gateway) reportCapture(rep captureReport) {
+	select {
+	case g.captureCh <- rep:
+	default: // the loop is behind; the next report carries the news
+	}
+}
+
+func (g *Gateway) onCapture(rep captureReport) {
+	if rep.err == nil {
+		if g.in.captureErr != "" {
+			g.log.Info("capture running again")
+		}
+		g.in.captureErr = ""
+		g.update("capture running")
+		return
+	}
+	msg := "capture: " + rep.err.Error()
+	if msg != g.in.captureErr {
+		g.log.Error("capture failed", "err", rep.err, "retry_in", rep.retryIn.Round(time.Millisecond))
+	}
+	g.in.captureErr = msg
+	g.update("capture failed")
+}
+
+// onButton turns a debounced button event into intent.
+func (g *Gateway) onButton(ev gpio.ButtonEvent) {
+	now := g.clock.Now()
+	if ev.Kind == gpio.Press && !g.forgetPending.IsZero() {
+		if now.Before(g.forgetPending) {
+			g.forgetPending = time.Time{}
+			g.forget()
+			return
+		}
+		g.forgetPending = time.Time{}
+	}
+	switch ev.Kind {
+	case gpio.Press:
+		switch ev.Mode {
+		case gpio.ModePTT:
+			g.ptt[ev.Name] = true
+		case gpio.ModeToggle:
+			g.toggleOn = !g.toggleOn
+		case gpio.ModeMute:
+			g.in.muted = !g.in.muted
+		}
+	case gpio.Release:
+		if ev.Mode == gpio.ModePTT {
+			delete(g.ptt, ev.Name)
+		}
+	case gpio.LongPress:
+		g.onLongPress(ev)
+		return
+	}
+	g.update(fmt.Sprintf("button %s %s", ev.Name, kindName(ev.Kind)))
+}
+
+func kindName(k gpio.EventKind) string {
+	switch k {
+	case gpio.Press:
+		return "press"
+	case gpio.Release:
+		return "release"
+	}
+	return "long press"
+}
+
+// onLongPress: Identify and Forget holds. Holding a PTT button is talking,
+// so on a PTT button they act only while the device is not in a room.
+func (g *Gateway) onLongPress(ev gpio.ButtonEvent) {
+	if ev.Mode == gpio.ModePTT && (g.state == StateLive || g.state == StateOnAir || g.state == StateMuted) {
+		return
+	}
+	var bc *gpio.ButtonConfig
+	for i := range g.cfg.Controls.Buttons {
+		if g.cfg.Controls.Buttons[i].Name == ev.Name {
+			bc = &g.cfg.Controls.Buttons[i]
+		}
+	}
+	switch {
+	case bc != nil && ev.Hold >= bc.Forget.D():
+		g.forgetPending = g.clock.Now().Add(ForgetWindow)
+		g.setTransient(gpio.StatusConfirmForget, ForgetWindow)
+		g.log.Warn("forget provisioning? press the button again to confirm", "button", ev.Name, "window", ForgetWindow)
+	case bc != nil && ev.Hold >= bc.Identify.D():
+		g.identify("button " + ev.Name)
+	}
+}
+
+func (g *Gateway) identify(cause string) {
+	g.setTransient(gpio.StatusIdentify, IdentifyTime)
+	g.log.Info("identify", "device", g.cfg.Device.ID, "name", g.cfg.Device.Name, "cause", cause)
+}
+
+func (g *Gateway) forget() {
+	g.transient = 0
+	g.applyIndicators()
+	if g.opts.Forget == nil {
+		g.log.Warn("forget provisioning confirmed, but nothing is provisioned beyond the config file")
+		return
+	}
+	if err := g.opts.Forget(); err != nil {
+		g.log.Error("forget provisioning failed", "err", err)
+		return
+	}
+	g.log.Warn("provisioning forgotten")
+}
+
+func (g *Gateway) setTransient(s gpio.Status, d time.Duration) {
+	g.transient, g.transientEnd = s, g.clock.Now().Add(d)
+	g.applyIndicators()
+}
+
+func (g *Gateway) onTick() {
+	if g.transient != 0 && !g.clock.Now().Before(g.transientEnd) {
+		g.transient = 0
+		g.applyIndicators()
+	}
+	if !g.forgetPending.IsZero() && !g.clock.Now().Before(g.forgetPending) {
+		g.forgetPending = time.Time{}
+		g.log.Info("forget provisioning not confirmed; nothing changed")
+	}
+	g.snapshot()
+}
+
+// update re-derives the state after an input changed, applies the outputs
+// and logs a transition once, with its cause.
+func (g *Gateway) update(cause string) {
+	g.in.wantOnAir = len(g.ptt) > 0 || g.toggleOn || g.cmdOnAir
+	st, reason, open := derive(g.in)
+	if g.speak != nil {
+		g.speak.chain.SetOnAir(open)
+	}
+	g.gateOpen = open
+	if st != g.state || reason != g.reason {
+		if st != g.state {
+			g.log.Info("state", "from", string(g.state), "to", string(st), "reason", reason, "cause", cause)
+			g.since = g.clock.Now()
+		}
+		g.state, g.reason = st, reason
+		g.notify.Status(g.statusLine())
+	}
+	g.applyIndicators()
+	g.snapshot()
+}
+
+func (g *Gateway) applyIndicators() {
+	ind := g.controls.indicators()
+	if ind == nil {
+		return
+	}
+	st := indicatorStatus(g.state)
+	if g.transient != 0 {
+		st = g.transient
+	}
+	// Errors from indicators are hardware trouble: log, never stop.
+	if err := errors.Join(ind.SetOnAir(g.gateOpen), ind.SetMuted(g.in.muted || g.in.room == room.StatePermissionDenied), ind.SetStatus(st)); err != nil {
+		g.log.Warn("indicators", "err", err)
+	}
+	if g.speak != nil && g.cfg.Audio.Processing.Beam == dsp.BeamDOA {
+		az, c := g.speak.chain.DOA()
+		_ = ind.SetDirection(az, c > 0.3)
+	}
+}
+
+func (g *Gateway) statusLine() string {
+	s := fmt.Sprintf("%s: %s", g.state, g.reason)
+	if u := g.roomNow.Load(); u != nil {
+		enc := "NOT encrypted"
+		if u.encrypted {
+			enc = "encrypted"
+		}
+		s += fmt.Sprintf("; room %s via %s, %s", g.cfg.Room.Room, g.cfg.Room.Backend, enc)
+	}
+	return s
+}
+
+func (g *Gateway) snapshot() {
+	s := Status{
+		State: g.state, Reason: g.reason, Since: g.since, OnAir: g.gateOpen, Muted: g.in.muted,
+		Room: g.cfg.Room.Room, Backend: string(g.cfg.Room.Backend), Capture: g.in.captureErr,
+	}
+	if u := g.roomNow.Load(); u != nil {
+		s.Encrypted = u.encrypted
+		s.RoomStats = u.sup.Stats()
+	}
+	if g.speak != nil {
+		s.Pipeline = g.speak.stats()
+		m := g.speak.chain.Meters()
+		if len(m.Out) > 0 {
+			s.OutLevel = m.Out[0]
+		}
+		s.Voice = m.Voice
+		s.DOA, s.DOAConf = g.speak.chain.DOA()
+	}
+	if s.Capture == "" {
+		s.Capture = "ok"
+	}
+	g.statusMu.Lock()
+	g.status = s
+	g.statusMu.Unlock()
+}
+
+// Status returns the latest snapshot. Safe from any goroutine.
+func (g *Gateway) Status() Status {
+	g.statusMu.Lock()
+	defer g.statusMu.Unlock()
+	return g.status
+}
+
+func (g *Gateway) logStats() {
+	s := g.Status()
+	g.log.Info("stats", "state", string(s.State), "frames", s.Pipeline.Frames, "packets", s.Pipeline.Packets,
+		"drops", s.Pipeline.Drops, "late", s.Pipeline.Late, "xruns", s.Pipeline.Xruns,
+		"not_sent", s.RoomStats.Dropped, "loss", s.RoomStats.Session.FractionLost,
+		"rtt", s.RoomStats.Session.RTT, "encrypted", s.Encrypted)
+}
+
+// policyError returns why the config's encryption policy cannot be met.
+func policyError(r *provisioning.Resolved, encrypted bool) string {
+	if r.E2EE.Required && !encrypted {
+		return "e2ee.required is set but this room cannot be end-to-end encrypted; refusing to publish"
+	}
+	return ""
+}
+
+// sectionsEqual compares two config sections as wholes.
+func sectionsEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+
+var errE2EENotBuilt = errors.New("e2ee: end-to-end encryption is not built into this onaird yet; remove the e2ee key to join unencrypted")

@@ -1,0 +1,311 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	pgpio "periph.io/x/conn/v3/gpio"
+
+	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/provisioning"
+)
+
+func TestDerive(t *testing.T) {
+	cases := []struct {
+		name string
+		in   inputs
+		want State
+		open bool
+	}{
+		{"not started", inputs{}, StateIdle, false},
+		{"joining", inputs{started: true, room: room.StateConnecting, wantOnAir: true}, StateJoining, false},
+		{"live", inputs{started: true, room: room.StateConnected}, StateLive, false},
+		{"ptt held", inputs{started: true, room: room.StateConnected, wantOnAir: true}, StateOnAir, true},
+		{"muted beats ptt", inputs{started: true, room: room.StateConnected, wantOnAir: true, muted: true}, StateMuted, false},
+		{"server mute beats ptt", inputs{started: true, room: room.StatePermissionDenied, wantOnAir: true}, StateMuted, false},
+		{"reconnecting", inputs{started: true, room: room.StateReconnecting, wantOnAir: true}, StateDegraded, false},
+		{"bad token", inputs{started: true, room: room.StateError}, StateError, false},
+		{"capture gone", inputs{started: true, room: room.StateConnected, wantOnAir: true, captureErr: "gone"}, StateError, false},
+		{"e2ee policy", inputs{started: true, room: room.StateConnected, wantOnAir: true, policyErr: "no"}, StateError, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, reason, open := derive(c.in)
+			if st != c.want || open != c.open || reason == "" {
+				t.Errorf("derive = %s %q open=%v, want %s open=%v", st, reason, open, c.want, c.open)
+			}
+		})
+	}
+}
+
+// testRoom is an in-process implementation of our room.Room interface
+// whose sessions connect at once and let the test inject server events.
+type testRoom struct {
+	mu       sync.Mutex
+	sessions []*testSession
+	written  atomic.Int64
+	joined   chan *testSession
+}
+
+func newTestRoom() *testRoom { return &testRoom{joined: make(chan *testSession, 8)} }
+
+func (r *testRoom) Join(ctx context.Context) (room.Session, error) {
+	s := &testSession{r: r, events: make(chan room.Event, 8), done: make(chan struct{})}
+	r.mu.Lock()
+	r.sessions = append(r.sessions, s)
+	r.mu.Unlock()
+	r.joined <- s
+	return s, nil
+}
+
+type testSession struct {
+	r      *testRoom
+	events chan room.Event
+	done   chan struct{}
+	once   sync.Once
+	denied atomic.Bool
+}
+
+func (s *testSession) WriteOpus(pkt []byte, _ time.Duration) error {
+	if s.denied.Load() {
+		return room.ErrNotPublishing
+	}
+	s.r.written.Add(1)
+	return nil
+}
+func (s *testSession) Events() <-chan room.Event { return s.events }
+func (s *testSession) Stats() room.Stats         { return room.Stats{} }
+func (s *testSession) Done() <-chan struct{}     { return s.done }
+func (s *testSession) Err() error                { return nil }
+func (s *testSession) Close() error {
+	s.once.Do(func() { close(s.done); close(s.events) })
+	return nil
+}
+
+const simDoc = `
+device: {id: gw-test}
+board:
+  profile: sim
+  sim: {signal: tone, frequency: 1000, level: -12, snr: 50}
+room: {url: "ws://127.0.0.1:1", api_key: k, api_secret: s, room: gw}
+opus: {dtx: true}
+`
+
+func resolve(t *testing.T, doc string) *provisioning.Resolved {
+	t.Helper()
+	r, err := provisioning.Decode([]byte(doc), provisioning.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// waitFor polls cond until it holds or 5 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+type harness struct {
+	g     *Gateway
+	hw    *SimHardware
+	room  *testRoom
+	clock *clockwork.FakeClock
+	stop  func()
+}
+
+func startHarness(t *testing.T, doc string) *harness {
+	t.Helper()
+	r := resolve(t, doc)
+	clock := clockwork.NewFakeClock()
+	hw := &SimHardware{log: testLogger(t)}
+	tr := newTestRoom()
+	g, err := New(r, Options{
+		Hardware: hw, Clock: clock, Log: testLogger(t),
+		Rooms: func(*provisioning.Resolved, *slog.Logger) (room.Room, bool, error) { return tr, false, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	h := &harness{g: g, hw: hw, room: tr, clock: clock}
+	h.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		select {
+		case <-ctx.Done():
+		default:
+			h.stop()
+		}
+	})
+	waitFor(t, "live", func() bool { return g.Status().State == StateLive })
+	return h
+}
+
+// button presses (or releases) the simulated PTT. The real hw/gpio
+// debouncer runs on the fake clock, which the test steps in 2 ms increments
+// until the gateway has seen the event.
+func (h *harness) button(t *testing.T, down bool, want State) {
+	t.Helper()
+	var err error
+	if down {
+		err = h.hw.Press("ptt")
+	} else {
+		err = h.hw.Release("ptt")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.advanceUntil(t, string(want), func() bool { return h.g.Status().State == want })
+}
+
+// advanceUntil steps the fake clock until cond holds (at most 2 s of fake
+// time and 5 s of real time).
+func (h *harness) advanceUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; !cond(); i++ {
+		if i > 1000 || time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		h.clock.Advance(2 * time.Millisecond)
+		time.Sleep(time.Millisecond) // let the button goroutine run
+	}
+}
+
+func tally(t *testing.T, h *harness) pgpio.Level {
+	l, ok := h.hw.Pins().Level("GPIO22") // the sim profile's tally output
+	if !ok {
+		t.Fatal("no tally pin")
+	}
+	return l
+}
+
+func TestPTTOpensGateAndTally(t *testing.T) {
+	h := startHarness(t, simDoc)
+	if h.g.speak.chain.OnAir() || tally(t, h) != pgpio.Low {
+		t.Fatal("on air before any press")
+	}
+	h.button(t, true, StateOnAir)
+	if !h.g.speak.chain.OnAir() {
+		t.Fatal("state on air but the gate is closed")
+	}
+	// The fade (10 ms) completes within one 10 ms capture frame of audio.
+	waitFor(t, "gate fully open", func() bool { return h.g.speak.chain.GateOpen() == 1 })
+	if tally(t, h) != pgpio.High {
+		t.Error("tally off while on air")
+	}
+	h.button(t, false, StateLive)
+	if h.g.speak.chain.OnAir() {
+		t.Error("gate still open after release")
+	}
+	waitFor(t, "tally off", func() bool { return tally(t, h) == pgpio.Low })
+}
+
+func TestServerMuteGoesOffAir(t *testing.T) {
+	h := startHarness(t, simDoc)
+	sess := <-h.room.joined
+	h.button(t, true, StateOnAir)
+	sess.denied.Store(true)
+	sess.events <- room.Event{Kind: room.EventPublishDenied, Reason: "muted by server"}
+	waitFor(t, "muted by the server", func() bool { return h.g.Status().State == StateMuted })
+	if h.g.speak.chain.OnAir() {
+		t.Error("gate open while the server mutes the device")
+	}
+	waitFor(t, "tally off", func() bool { return tally(t, h) == pgpio.Low })
+	sess.denied.Store(false)
+	sess.events <- room.Event{Kind: room.EventPublishAllowed}
+	waitFor(t, "back on air (PTT still held)", func() bool { return h.g.Status().State == StateOnAir })
+}
+
+func TestCommandsAndMute(t *testing.T) {
+	h := startHarness(t, simDoc)
+	ctx := context.Background()
+	if err := h.g.Do(ctx, Command{Kind: CmdOnAir, On: true}); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.g.Status(); s.State != StateOnAir || !s.OnAir {
+		t.Fatalf("after on-air command: %+v", s.State)
+	}
+	if err := h.g.Do(ctx, Command{Kind: CmdMute, On: true}); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.g.Status(); s.State != StateMuted || s.OnAir {
+		t.Fatalf("after mute: %s", s.State)
+	}
+	if err := h.g.Do(ctx, Command{Kind: CmdPress, Button: "nosuch"}); err == nil {
+		t.Error("pressing an unknown button succeeded")
+	}
+	h.stop()
+	if err := h.g.Do(ctx, Command{Kind: CmdIdentify}); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("Do after stop = %v", err)
+	}
+}
+
+// TestApplyKeepsRunningOnBadChange: a change whose capture cannot open is
+// rolled back, and audio keeps flowing on the last good config.
+func TestApplyKeepsRunningOnBadChange(t *testing.T) {
+	h := startHarness(t, simDoc)
+	ctx := context.Background()
+	before := h.g.speak.stats().Frames
+	waitFor(t, "frames", func() bool { return h.g.speak.stats().Frames > before+5 })
+	bad := resolve(t, simDoc+"\n")
+	bad.Board.Sim.Signal, bad.Board.Sim.File = "wav", "/nonexistent/speech.wav"
+	err := h.g.Apply(ctx, bad)
+	if err == nil {
+		t.Fatal("a change to a missing WAV file was accepted")
+	}
+	n := h.g.speak.stats().Frames
+	waitFor(t, "frames after the rejected change", func() bool { return h.g.speak.stats().Frames > n+5 })
+	if h.g.cfg.Board.Sim.Signal != "tone" {
+		t.Errorf("config switched to %q despite the error", h.g.cfg.Board.Sim.Signal)
+	}
+	// A good change to the Opus bitrate alone needs no restart.
+	good := resolve(t, simDoc+"\n")
+	good.Opus.Bitrate = 24000
+	speak := h.g.speak
+	if err := h.g.Apply(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	if h.g.speak != speak {
+		t.Error("a bitrate change restarted the speak path")
+	}
+	// A room change restarts only the room.
+	moved := resolve(t, simDoc+"\n")
+	moved.Room.Room = "elsewhere"
+	if err := h.g.Apply(ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	if h.g.speak != speak {
+		t.Error("a room change restarted the speak path")
+	}
+	<-h.room.joined
+	<-h.room.joined
+	waitFor(t, "live in the new room", func() bool { return h.g.Status().State == StateLive })
+}

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/audio/dsp"
+	"github.com/onair-gateway/onair/hw/alsa"
+	"github.com/onair-gateway/onair/hw/gpio"
+	"github.com/onair-gateway/onair/hw/sim"
+	"github.com/onair-gateway/onair/provisioning"
+)
+
+// Hardware opens a board's capture and controls. The gateway calls
+// OpenSource again, with backoff, when a capture device vanishes.
+type Hardware interface {
+	// OpenSource opens the capture for a config.
+	OpenSource(r *provisioning.Resolved) (audio.Source, error)
+	// OpenControls opens the buttons, LEDs and ring (nil Controls when the
+	// board has none). The returned Controls' Buttons must be run by the
+	// caller.
+	OpenControls(r *provisioning.Resolved, clock clockwork.Clock) (*gpio.Controls, error)
+}
+
+// NewHardware returns the Hardware for a config's board: the simulated
+// board for profile sim, real ALSA and GPIO otherwise.
+func NewHardware(r *provisioning.Resolved, log *slog.Logger) Hardware {
+	if r.Board.Profile == "sim" {
+		return &SimHardware{log: log}
+	}
+	return &BoardHardware{log: log}
+}
+
+// BoardHardware is a real board: ALSA capture and periph GPIO/SPI.
+type BoardHardware struct{ log *slog.Logger }
+
+// OpenSource implements Hardware.
+func (h *BoardHardware) OpenSource(r *provisioning.Resolved) (audio.Source, error) {
+	return alsa.OpenCapture(r.Audio.Capture, h.log)
+}
+
+// OpenControls implements Hardware.
+func (h *BoardHardware) OpenControls(r *provisioning.Resolved, clock clockwork.Clock) (*gpio.Controls, error) {
+	if r.Controls == nil || (len(r.Controls.Buttons) == 0 && len(r.Controls.LEDs) == 0 && r.Controls.Ring == nil) {
+		return nil, nil
+	}
+	return gpio.Open(*r.Controls, clock, h.log)
+}
+
+// SimHardware is the simulated board: a talker rendered into the mic array,
+// and gpiotest pins behind the real button and LED logic, pressed by the
+// config's script or by Press and Release.
+type SimHardware struct {
+	log  *slog.Logger
+	pins *sim.Pins
+}
+
+// OpenSource implements Hardware.
+func (h *SimHardware) OpenSource(r *provisioning.Resolved) (audio.Source, error) {
+	opts := sim.Options{LineIn: r.Audio.Processing.Beam == dsp.BeamStereo}
+	return sim.New(r.Board.Sim, r.Board.Geometry, r.Audio.Capture.AudioFormat(), opts, h.log)
+}
+
+// OpenControls implements Hardware.
+func (h *SimHardware) OpenControls(r *provisioning.Resolved, clock clockwork.Clock) (*gpio.Controls, error) {
+	cfg := *r.Controls
+	h.pins = sim.NewPins(cfg, clock)
+	return gpio.NewControls(cfg, h.pins.Hardware(), clock, h.log)
+}
+
+// Press presses a simulated button by name.
+func (h *SimHardware) Press(name string) error {
+	if h.pins == nil {
+		return fmt.Errorf("sim: controls are not open")
+	}
+	return h.pins.Press(name)
+}
+
+// Release releases a simulated button by name.
+func (h *SimHardware) Release(name string) error {
+	if h.pins == nil {
+		return fmt.Errorf("sim: controls are not open")
+	}
+	return h.pins.Release(name)
+}
+
+// Pins returns the simulated pins (nil before OpenControls).
+func (h *SimHardware) Pins() *sim.Pins { return h.pins }
+
+// RunScript plays the config's button script.
+func (h *SimHardware) RunScript(ctx context.Context, r *provisioning.Resolved, clock clockwork.Clock) error {
+	if h.pins == nil || len(r.Board.Sim.Script) == 0 {
+		return nil
+	}
+	return h.pins.RunScript(ctx, r.Board.Sim.Script, clock)
+}

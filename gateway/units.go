@@ -1,0 +1,311 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/onair-gateway/onair/audio/dsp"
+	"github.com/onair-gateway/onair/audio/opus"
+	"github.com/onair-gateway/onair/audio/pipeline"
+	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/hw/gpio"
+	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/provisioning"
+)
+
+// A unit is a part of the gateway that a config change restarts as a whole:
+// the speak path, the room, the controls. Each owns its goroutines and
+// waits for them in stop.
+
+// stopTimeout bounds how long one unit may take to stop; all of onaird
+// must stop within 2 s of SIGTERM.
+const stopTimeout = 1500 * time.Millisecond
+
+// speakUnit is capture → DSP → Opus. When the capture device vanishes it
+// reopens it with backoff, keeping the chain and encoder.
+type speakUnit struct {
+	chain  *dsp.Chain
+	enc    *opus.Encoder
+	pipe   atomic.Pointer[pipeline.Pipeline]
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// captureReport is what the speak unit tells the loop about its device.
+type captureReport struct {
+	err     error // nil: capture is running
+	retryIn time.Duration
+}
+
+// buildSpeak builds the chain and the encoder: everything that can fail for
+// config reasons, before anything running is touched.
+func buildSpeak(r *provisioning.Resolved) (*speakUnit, error) {
+	f := r.Audio.Capture.AudioFormat()
+	chain, err := dsp.NewChain(r.Audio.Processing, r.Board.Geometry, f)
+	if err != nil {
+		return nil, fmt.Errorf("audio.processing: %w", err)
+	}
+	if chain.OutChannels() != r.Opus.Channels {
+		return nil, conf.Errorf("opus.channels", "%d, but the chain makes %d channel(s) (audio.processing.beam %s)", r.Opus.Channels, chain.OutChannels(), r.Audio.Processing.Beam)
+	}
+	enc, err := opus.NewEncoder(r.Opus, f.Rate)
+	if err != nil {
+		return nil, fmt.Errorf("opus: %w", err)
+	}
+	return &speakUnit{chain: chain, enc: enc}, nil
+}
+
+// start runs the capture loop until stop. report is called from the unit's
+// goroutine on every change of capture health; it must not block.
+func (u *speakUnit) start(g *Gateway, r *provisioning.Resolved, report func(captureReport)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	u.cancel, u.done = cancel, make(chan struct{})
+	go func() {
+		defer close(u.done)
+		bo := newBackoff(time.Second, 30*time.Second)
+		for ctx.Err() == nil {
+			err := u.runOnce(ctx, g, r, report)
+			if ctx.Err() != nil {
+				return
+			}
+			wait := bo.next()
+			report(captureReport{err: err, retryIn: wait})
+			t := g.clock.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.Chan():
+			}
+		}
+	}()
+}
+
+func (u *speakUnit) runOnce(ctx context.Context, g *Gateway, r *provisioning.Resolved, report func(captureReport)) error {
+	src, err := g.hw.OpenSource(r)
+	if err != nil {
+		return fmt.Errorf("open capture %q: %w", r.Audio.Capture.Device, err)
+	}
+	p, err := pipeline.New(pipeline.Config{}, src, u.chain, u.enc, g.log)
+	if err != nil {
+		src.Close()
+		return err
+	}
+	p.SetSink(g.sink)
+	u.pipe.Store(p)
+	report(captureReport{})
+	err = p.Run(ctx)
+	if err == nil && ctx.Err() == nil {
+		err = errors.New("capture ended")
+	}
+	return err
+}
+
+// stop ends the capture loop and waits for it, within stopTimeout.
+func (u *speakUnit) stop() error {
+	if u.cancel == nil {
+		return nil
+	}
+	u.cancel()
+	select {
+	case <-u.done:
+	case <-time.After(stopTimeout):
+		return errors.New("capture did not stop in time")
+	}
+	return u.enc.Close()
+}
+
+// stats returns the current pipeline's counters (zero before the first
+// open).
+func (u *speakUnit) stats() pipeline.Stats {
+	if p := u.pipe.Load(); p != nil {
+		return p.Stats()
+	}
+	return pipeline.Stats{}
+}
+
+// roomUnit is one room's Supervisor.
+type roomUnit struct {
+	sup       *room.Supervisor
+	encrypted bool
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+func (g *Gateway) startRoom(r *provisioning.Resolved) (*roomUnit, error) {
+	rm, encrypted, err := g.rooms(r, g.log)
+	if err != nil {
+		return nil, err
+	}
+	sc := r.Room.SupervisorConfig()
+	sc.OnState = g.onRoomState
+	sc.OnEvent = g.onRoomEvent
+	sc.Encoder = &g.encRef
+	sup := room.NewSupervisor(rm, sc, g.log)
+	ctx, cancel := context.WithCancel(context.Background())
+	u := &roomUnit{sup: sup, encrypted: encrypted, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(u.done)
+		if err := sup.Run(ctx); err != nil {
+			g.log.Error("room supervisor stopped", "err", err)
+		}
+	}()
+	return u, nil
+}
+
+func (u *roomUnit) stop() error {
+	u.cancel()
+	select {
+	case <-u.done:
+		return nil
+	case <-time.After(stopTimeout):
+		return errors.New("room did not leave in time")
+	}
+}
+
+// controlsUnit is the board's buttons, LEDs and ring.
+type controlsUnit struct {
+	c      *gpio.Controls
+	wake   func() // unblocks simulated button waits on stop
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (g *Gateway) startControls(r *provisioning.Resolved, events chan<- gpio.ButtonEvent) (*controlsUnit, error) {
+	c, err := g.hw.OpenControls(r, g.clock)
+	if err != nil {
+		return nil, conf.Prefix("controls", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	u := &controlsUnit{c: c, cancel: cancel, done: make(chan struct{})}
+	if c == nil || c.Buttons == nil {
+		close(u.done)
+		return u, nil
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := c.Buttons.Run(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("buttons stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-c.Buttons.Events():
+				if !ok {
+					return // Buttons.Run ended
+				}
+				select {
+				case events <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	if s, ok := g.hw.(*SimHardware); ok {
+		u.wake = s.pins.Wake
+	}
+	if s, ok := g.hw.(*SimHardware); ok && len(r.Board.Sim.Script) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.RunScript(ctx, r, g.clock); err != nil {
+				g.log.Error("button script stopped", "err", err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(u.done) }()
+	return u, nil
+}
+
+func (u *controlsUnit) indicators() gpio.Indicators {
+	if u == nil || u.c == nil {
+		return nil
+	}
+	return u.c.Indicators
+}
+
+func (u *controlsUnit) stop() error {
+	if u == nil {
+		return nil
+	}
+	u.cancel()
+	if u.wake != nil {
+		u.wake()
+	}
+	var err error
+	select {
+	case <-u.done:
+	case <-time.After(stopTimeout):
+		err = errors.New("buttons did not stop in time")
+	}
+	if u.c != nil {
+		err = errors.Join(err, u.c.Close())
+	}
+	return err
+}
+
+// encoderRef forwards rate adaptation to the current speak unit's encoder,
+// which a config change may replace.
+type encoderRef struct{ p atomic.Pointer[opus.Encoder] }
+
+func (e *encoderRef) SetPacketLoss(pct int) error {
+	if enc := e.p.Load(); enc != nil {
+		return enc.SetPacketLoss(pct)
+	}
+	return nil
+}
+
+func (e *encoderRef) SetBitrate(bps int) error {
+	if enc := e.p.Load(); enc != nil {
+		return enc.SetBitrate(bps)
+	}
+	return nil
+}
+
+// backoff grows from min to max by doubling, with ±20% jitter.
+type backoff struct {
+	min, max, cur time.Duration
+	seed          uint64
+}
+
+func newBackoff(min, max time.Duration) *backoff {
+	return &backoff{min: min, max: max, seed: uint64(time.Now().UnixNano())}
+}
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(b.cur*2, b.max)
+	}
+	b.seed ^= b.seed << 13
+	b.seed ^= b.seed >> 7
+	b.seed ^= b.seed << 17
+	j := float64(b.seed%4001)/10000 - 0.2 // -0.2..+0.2
+	return time.Duration(float64(b.cur) * (1 + j))
+}
+
+// sinkTo adapts the room supervisor to the pipeline's Sink.
+type sinkTo struct{ g *Gateway }
+
+func (s sinkTo) WritePacket(p pipeline.Packet) error {
+	u := s.g.roomNow.Load()
+	if u == nil {
+		return room.ErrNotConnected
+	}
+	return u.sup.WriteOpus(p.Data, p.Duration)
+}
+
+var _ pipeline.Sink = sinkTo{}
+var _ room.Encoder = (*encoderRef)(nil)
