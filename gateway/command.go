@@ -212,4 +212,3 @@ func (g *Gateway) restartSpeak(old, r *provisioning.Resolved) error {
 	nu.start(g, r, g.reportCapture)
 	return nil
 }
-

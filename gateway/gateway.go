@@ -58,16 +58,16 @@ type Status struct {
 	OnAir  bool      `json:"on_air"`
 	Muted  bool      `json:"muted"`
 	// Encrypted says whether the room audio is end-to-end encrypted.
-	Encrypted bool                  `json:"encrypted"`
-	Room      string                `json:"room"`
-	Backend   string                `json:"backend"`
-	RoomStats room.SupervisorStats  `json:"room_stats"`
-	Pipeline  pipeline.Stats        `json:"pipeline"`
-	OutLevel  dsp.Level             `json:"out_level"`
-	Voice     bool                  `json:"voice"`
-	DOA       float64               `json:"doa_deg"`
-	DOAConf   float64               `json:"doa_confidence"`
-	Capture   string                `json:"capture"`
+	Encrypted bool                 `json:"encrypted"`
+	Room      string               `json:"room"`
+	Backend   string               `json:"backend"`
+	RoomStats room.SupervisorStats `json:"room_stats"`
+	Pipeline  pipeline.Stats       `json:"pipeline"`
+	OutLevel  dsp.Level            `json:"out_level"`
+	Voice     bool                 `json:"voice"`
+	DOA       float64              `json:"doa_deg"`
+	DOAConf   float64              `json:"doa_confidence"`
+	Capture   string               `json:"capture"`
 }
 
 // Gateway is the state machine that ties hardware, audio, room and status
@@ -511,6 +511,5 @@ func policyError(r *provisioning.Resolved, encrypted bool) string {
 
 // sectionsEqual compares two config sections as wholes.
 func sectionsEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
-
 
 var errE2EENotBuilt = errors.New("e2ee: end-to-end encryption is not built into this onaird yet; remove the e2ee key to join unencrypted")

@@ -156,7 +156,6 @@ func (p *Pins) RunScript(ctx context.Context, script []ScriptStep, clock clockwo
 	return nil
 }
 
-
 // Wake sends every button pin its current level, which changes nothing but
 // returns a pending WaitForEdge: gpiotest pins cannot be halted, so the
 // board's owner calls Wake after cancelling the buttons to stop them

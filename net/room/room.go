@@ -5,6 +5,14 @@
 // implements Room in its own package. The Supervisor keeps a session alive
 // across server restarts and network changes.
 //
+// Goroutines: a backend owns the goroutines of its sessions and stops them
+// in Session.Close. The Supervisor runs on the goroutine that calls Run and
+// starts none of its own; its WriteOpus may be called from the capture
+// goroutine at any time.
+//
+// Buffers: WriteOpus does not keep the packet it is given;
+// RemoteTrack.ReadPacket copies into the caller's buffer.
+//
 // None of the packages under net/ import hw or provisioning.
 package room
 
@@ -53,7 +61,9 @@ var (
 	// let the device publish (muted, or canPublish taken away).
 	ErrNotPublishing = errors.New("room: not allowed to publish")
 	// ErrNotConnected is returned by the Supervisor's WriteOpus while no
-	// session is up; the frame is counted as dropped.
+	// session is up; the frame is counted as dropped. A Session may return
+	// it too while it resumes (between EventReconnecting and
+	// EventReconnected), rather than drop frames silently.
 	ErrNotConnected = errors.New("room: not connected")
 )
 
@@ -186,4 +196,7 @@ type Stats struct {
 	// Encrypted is true when every frame the session sends is end-to-end
 	// encrypted.
 	Encrypted bool
+	// EventsDropped counts events the session could not deliver because
+	// the reader of Events fell behind.
+	EventsDropped uint64
 }
