@@ -17,7 +17,8 @@ type Config struct {
 	// derived as LiveKit's SDKs do (PBKDF2-SHA256). Mutually exclusive
 	// with Key.
 	Passphrase conf.Secret `yaml:"passphrase" json:"passphrase"`
-	// Key is a raw 16- or 32-byte AES key, base64. Mutually exclusive with
+	// Key is a raw 16-byte AES-128 key, base64 (LiveKit frame encryption uses
+	// AES-128-GCM). Mutually exclusive with
 	// Passphrase.
 	Key conf.Secret `yaml:"key" json:"key"`
 	// KeyIndex is the index of the current key, 0..255. Default: 0.
@@ -38,8 +39,8 @@ func (c Config) Validate() error {
 		b, err := base64.StdEncoding.DecodeString(c.Key.Reveal())
 		if err != nil {
 			errs = append(errs, conf.Errorf("key", "is not valid base64 (value redacted)"))
-		} else if len(b) != 16 && len(b) != 32 {
-			errs = append(errs, conf.Errorf("key", "decodes to %d bytes; want 16 or 32 (value redacted)", len(b)))
+		} else if len(b) != 16 {
+			errs = append(errs, conf.Errorf("key", "decodes to %d bytes; want 16 (AES-128) (value redacted)", len(b)))
 		}
 	}
 	if c.Passphrase.IsSet() && len(c.Passphrase.Reveal()) < 8 {

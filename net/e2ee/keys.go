@@ -1,0 +1,170 @@
+// Package e2ee end-to-end encrypts onair's room audio in LiveKit's frame
+// format, so that the room server forwards only ciphertext and every
+// browser or app holding the room's key hears the device.
+//
+// The crypto is LiveKit's own, from github.com/livekit/server-sdk-go/v2: its
+// ExternalKeyProvider derives keys from a passphrase exactly as LiveKit's
+// JavaScript SDK does (PBKDF2-SHA256, 100 000 iterations, salt
+// "LKFrameEncryptionKey", AES-128) or takes a raw key, and its GCM frame
+// cryptors produce and read the frame format: the Opus TOC byte stays clear
+// and is authenticated, the rest is AES-GCM ciphertext with its tag, then a
+// 12-byte IV, one byte holding 12, and one byte holding the key index.
+//
+// Keys holds a ring of keys by index. Seal uses the current index; Open
+// reads the index from each frame's trailer, so listeners who hold the new
+// key keep hearing the device across a rotation. Seal and Open may be
+// called from any goroutine. Key material never leaves the package in
+// errors, logs or String output.
+package e2ee
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	sdke2ee "github.com/livekit/server-sdk-go/v2/e2ee"
+	"github.com/livekit/server-sdk-go/v2/e2ee/types"
+
+	"github.com/onair-gateway/onair/conf"
+)
+
+// Errors.
+var (
+	// ErrNoKey: a frame names a key index the ring does not hold.
+	ErrNoKey = errors.New("e2ee: no key at that index")
+	// ErrOpen: a frame did not decrypt (wrong key, corrupt, or not
+	// encrypted at all). It is counted and must never be played.
+	ErrOpen = errors.New("e2ee: frame did not decrypt")
+	// ErrServerFrame: a server-injected frame, which carries no audio.
+	ErrServerFrame = errors.New("e2ee: server-injected frame")
+)
+
+// Stats counts frames.
+type Stats struct {
+	Sealed, Opened, Failed uint64
+	// KeyIndex is the index Seal uses now.
+	KeyIndex int
+}
+
+// Keys is the room's key ring and frame cryptor. It implements
+// net/livekit's Encryptor.
+type Keys struct {
+	mu  sync.Mutex // serialises key changes
+	kp  *sdke2ee.ExternalKeyProvider
+	enc types.FrameEncryptor
+	dec *sdke2ee.GCMFrameDecryptor
+
+	sealed, opened, failed atomic.Uint64
+}
+
+// New returns a key ring holding cfg's key at cfg.KeyIndex, or an error
+// when cfg holds no key.
+func New(cfg Config) (*Keys, error) {
+	if !cfg.Enabled() {
+		return nil, errors.New("e2ee: no passphrase or key configured")
+	}
+	k := &Keys{kp: sdke2ee.NewExternalKeyProvider()}
+	if err := k.set(cfg.KeyIndex, cfg.Passphrase, cfg.Key); err != nil {
+		return nil, err
+	}
+	enc, err := lksdk.NewFrameEncryptor(k.kp, lksdk.CodecOpus)
+	if err != nil {
+		return nil, fmt.Errorf("e2ee: %w", err)
+	}
+	dec, err := lksdk.NewFrameDecryptor(k.kp, lksdk.CodecOpus, nil)
+	if err != nil {
+		return nil, fmt.Errorf("e2ee: %w", err)
+	}
+	k.enc, k.dec = enc, dec
+	return k, nil
+}
+
+// set installs a key at index and makes it current. Errors never carry the
+// key material.
+func (k *Keys) set(index int, passphrase, key conf.Secret) error {
+	if index < 0 || index > 255 {
+		return fmt.Errorf("e2ee: key index %d is out of range 0..255", index)
+	}
+	switch {
+	case passphrase.IsSet() && key.IsSet():
+		return errors.New("e2ee: give a passphrase or a key, not both")
+	case passphrase.IsSet():
+		if err := k.kp.SetKeyFromPassphrase(passphrase.Reveal(), uint32(index)); err != nil {
+			return errors.New("e2ee: passphrase rejected")
+		}
+	case key.IsSet():
+		raw, err := base64.StdEncoding.DecodeString(key.Reveal())
+		if err != nil || len(raw) != types.KeySizeBytes {
+			return fmt.Errorf("e2ee: key must be %d bytes of base64 (value redacted)", types.KeySizeBytes)
+		}
+		if err := k.kp.SetRawKey(raw, uint32(index)); err != nil {
+			return errors.New("e2ee: key rejected (value redacted)")
+		}
+	default:
+		return errors.New("e2ee: no passphrase or key given")
+	}
+	return nil
+}
+
+// Rotate installs a new key at index and makes it the one Seal uses from
+// the next frame on. Keys at other indexes stay, so frames in flight and
+// listeners still on the old key keep decrypting until they move.
+func (k *Keys) Rotate(index int, passphrase, key conf.Secret) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.set(index, passphrase, key)
+}
+
+// KeyIndex returns the index Seal uses.
+func (k *Keys) KeyIndex() int { return int(k.kp.CurrentKeyIndex()) }
+
+// Seal encrypts one Opus frame into LiveKit's frame format and appends it
+// to dst. The SDK's encryptor allocates the sealed frame (about four small
+// allocations per frame); Seal copies it into dst.
+func (k *Keys) Seal(dst, frame []byte) ([]byte, error) {
+	if len(frame) == 0 {
+		return dst, errors.New("e2ee: empty frame")
+	}
+	out, err := k.enc.EncryptFrame(frame)
+	if err != nil {
+		return dst, fmt.Errorf("e2ee: seal: %w", err)
+	}
+	k.sealed.Add(1)
+	return append(dst, out...), nil
+}
+
+// Open decrypts one frame received from participant and appends the Opus
+// frame to dst. A frame that does not decrypt returns ErrOpen (or ErrNoKey)
+// and is counted; callers treat it as lost, never as audio.
+func (k *Keys) Open(dst, frame []byte, participant string) ([]byte, error) {
+	if len(frame) < 2+1+12+16 { // TOC + tag + IV + trailer at the least
+		k.failed.Add(1)
+		return dst, ErrOpen
+	}
+	kid := int(frame[len(frame)-1])
+	if _, err := k.kp.GetKey(uint32(kid)); err != nil {
+		k.failed.Add(1)
+		return dst, fmt.Errorf("%w: index %d from %s", ErrNoKey, kid, participant)
+	}
+	out, err := k.dec.DecryptFrame(frame)
+	if err != nil {
+		k.failed.Add(1)
+		return dst, fmt.Errorf("%w (from %s, key index %d)", ErrOpen, participant, kid)
+	}
+	if out == nil {
+		return dst, ErrServerFrame
+	}
+	k.opened.Add(1)
+	return append(dst, out...), nil
+}
+
+// Stats returns the counters.
+func (k *Keys) Stats() Stats {
+	return Stats{Sealed: k.sealed.Load(), Opened: k.opened.Load(), Failed: k.failed.Load(), KeyIndex: k.KeyIndex()}
+}
+
+// String never shows key material.
+func (k *Keys) String() string { return fmt.Sprintf("e2ee keys (current index %d)", k.KeyIndex()) }
