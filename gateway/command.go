@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/onair-gateway/onair/conf"
+
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/net/room"
 	"github.com/onair-gateway/onair/provisioning"
@@ -25,6 +27,10 @@ const (
 	// Button name (simulated board only).
 	CmdPress
 	CmdRelease
+	// CmdRotateKey installs Passphrase or Key at KeyIndex and encrypts with
+	// it from the next frame on. Listeners who already hold the new key
+	// keep hearing the device without a gap.
+	CmdRotateKey
 )
 
 // Command is one request to the gateway.
@@ -32,6 +38,10 @@ type Command struct {
 	Kind   CommandKind
 	On     bool
 	Button string
+	// KeyIndex, Passphrase and Key are for CmdRotateKey.
+	KeyIndex   int
+	Passphrase conf.Secret
+	Key        conf.Secret
 }
 
 // ErrNotRunning is returned by Do and Apply when Run is not running.
@@ -104,6 +114,20 @@ func (g *Gateway) do(req request) error {
 			return s.Press(c.Button)
 		}
 		return s.Release(c.Button)
+	case CmdRotateKey:
+		u := g.roomNow.Load()
+		if u == nil || u.keys == nil {
+			return errors.New("gateway: this room has no e2ee key to rotate; set e2ee.passphrase first")
+		}
+		if err := u.keys.Rotate(c.KeyIndex, c.Passphrase, c.Key); err != nil {
+			return err
+		}
+		// The running config follows, so a reload of an unchanged file is
+		// seen as an e2ee change and restores the file's key.
+		next := *g.cfg
+		next.E2EE.KeyIndex, next.E2EE.Passphrase, next.E2EE.Key = c.KeyIndex, c.Passphrase, c.Key
+		g.cfg = &next
+		g.log.Info("e2ee key rotated", "key_index", c.KeyIndex)
 	default:
 		return fmt.Errorf("gateway: unknown command %d", c.Kind)
 	}

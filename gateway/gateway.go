@@ -15,13 +15,15 @@ import (
 	"github.com/onair-gateway/onair/audio/dsp"
 	"github.com/onair-gateway/onair/audio/pipeline"
 	"github.com/onair-gateway/onair/hw/gpio"
+	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/room"
 	"github.com/onair-gateway/onair/provisioning"
 )
 
 // RoomFactory makes the Room a config names, and says whether every frame
 // the room carries will be end-to-end encrypted.
-type RoomFactory func(r *provisioning.Resolved, log *slog.Logger) (rm room.Room, encrypted bool, err error)
+// keys, when not nil, are the room's end-to-end encryption keys.
+type RoomFactory func(r *provisioning.Resolved, keys *e2ee.Keys, log *slog.Logger) (rm room.Room, encrypted bool, err error)
 
 // Options are the gateway's dependencies. Zero fields take defaults.
 type Options struct {
@@ -467,7 +469,9 @@ func (g *Gateway) snapshot() {
 	}
 	if u := g.roomNow.Load(); u != nil {
 		s.Encrypted = u.encrypted
-		s.RoomStats = u.sup.Stats()
+		if u.sup != nil {
+			s.RoomStats = u.sup.Stats()
+		}
 	}
 	if g.speak != nil {
 		s.Pipeline = g.speak.stats()
@@ -511,5 +515,3 @@ func policyError(r *provisioning.Resolved, encrypted bool) string {
 
 // sectionsEqual compares two config sections as wholes.
 func sectionsEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
-
-var errE2EENotBuilt = errors.New("e2ee: end-to-end encryption is not built into this onaird yet; remove the e2ee key to join unencrypted")

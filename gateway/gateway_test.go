@@ -13,6 +13,8 @@ import (
 	"github.com/jonboulle/clockwork"
 	pgpio "periph.io/x/conn/v3/gpio"
 
+	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/room"
 	"github.com/onair-gateway/onair/provisioning"
 )
@@ -142,7 +144,7 @@ func startHarness(t *testing.T, doc string) *harness {
 	tr := newTestRoom()
 	g, err := New(r, Options{
 		Hardware: hw, Clock: clock, Log: testLogger(t),
-		Rooms: func(*provisioning.Resolved, *slog.Logger) (room.Room, bool, error) { return tr, false, nil },
+		Rooms: func(*provisioning.Resolved, *e2ee.Keys, *slog.Logger) (room.Room, bool, error) { return tr, false, nil },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -309,3 +311,5 @@ func TestApplyKeepsRunningOnBadChange(t *testing.T) {
 	<-h.room.joined
 	waitFor(t, "live in the new room", func() bool { return h.g.Status().State == StateLive })
 }
+
+func passphraseSecret(s string) conf.Secret { return conf.Secret(s) }

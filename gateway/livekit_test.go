@@ -15,6 +15,7 @@ import (
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
 	"github.com/onair-gateway/onair/net/room"
@@ -25,6 +26,8 @@ type heard struct {
 	mu      sync.Mutex
 	samples []float32
 	at      []time.Time // arrival time of each 20 ms block
+	raw     [][]byte    // payloads as received (after decryption, if keyed)
+	decErrs int         // payloads the Opus decoder refused
 }
 
 func (h *heard) since(t time.Time) []float32 {
@@ -42,11 +45,21 @@ func (h *heard) since(t time.Time) []float32 {
 // subscribe joins as an independent listener (the LiveKit SDK through
 // net/livekit, listen-only) and decodes the device's track.
 func subscribe(t *testing.T, srv *livekittest.Server, roomName, device string) *heard {
+	return subscribeKeyed(t, srv, roomName, device, "listener", nil)
+}
+
+// subscribeKeyed is subscribe with the room's e2ee keys (nil: none, so the
+// listener gets the payloads exactly as the server forwards them).
+func subscribeKeyed(t *testing.T, srv *livekittest.Server, roomName, device, identity string, keys *e2ee.Keys) *heard {
 	t.Helper()
-	cfg := room.Config{Backend: room.BackendLiveKit, URL: srv.URL, Room: roomName, Identity: "listener",
-		Token: conf.Secret(srv.Token("listener", roomName, false))}
-	cfg.SetDefaults("listener")
-	rm, err := livekit.New(cfg, livekit.Options{ListenOnly: true, Subscribe: true}, testLogger(t))
+	cfg := room.Config{Backend: room.BackendLiveKit, URL: srv.URL, Room: roomName, Identity: identity,
+		Token: conf.Secret(srv.Token(identity, roomName, false))}
+	cfg.SetDefaults(identity)
+	opts := livekit.Options{ListenOnly: true, Subscribe: true}
+	if keys != nil {
+		opts.Encryptor = keys
+	}
+	rm, err := livekit.New(cfg, opts, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +97,14 @@ func subscribe(t *testing.T, srv *livekittest.Server, roomName, device string) *
 						}
 						return
 					}
+					h.mu.Lock()
+					h.raw = append(h.raw, append([]byte(nil), p.Payload...))
+					h.mu.Unlock()
 					n, err := dec.Decode(p.Payload, pcm)
 					if err != nil || n != 960 {
+						h.mu.Lock()
+						h.decErrs++
+						h.mu.Unlock()
 						continue
 					}
 					h.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"github.com/onair-gateway/onair/audio/pipeline"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/hw/gpio"
+	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/room"
 	"github.com/onair-gateway/onair/provisioning"
 )
@@ -131,15 +132,27 @@ func (u *speakUnit) stats() pipeline.Stats {
 // roomUnit is one room's Supervisor.
 type roomUnit struct {
 	sup       *room.Supervisor
+	keys      *e2ee.Keys // nil when the room has no key
 	encrypted bool
 	cancel    context.CancelFunc
 	done      chan struct{}
 }
 
 func (g *Gateway) startRoom(r *provisioning.Resolved) (*roomUnit, error) {
-	rm, encrypted, err := g.rooms(r, g.log)
+	keys, err := newEncryptor(r)
 	if err != nil {
 		return nil, err
+	}
+	rm, encrypted, err := g.rooms(r, keys, g.log)
+	if err != nil {
+		return nil, err
+	}
+	if policyError(r, encrypted) != "" {
+		// Not even silence may reach a room that cannot be encrypted when
+		// encryption is required: do not join it at all.
+		done := make(chan struct{})
+		close(done)
+		return &roomUnit{keys: keys, cancel: func() {}, done: done}, nil
 	}
 	sc := r.Room.SupervisorConfig()
 	sc.OnState = g.onRoomState
@@ -147,7 +160,7 @@ func (g *Gateway) startRoom(r *provisioning.Resolved) (*roomUnit, error) {
 	sc.Encoder = &g.encRef
 	sup := room.NewSupervisor(rm, sc, g.log)
 	ctx, cancel := context.WithCancel(context.Background())
-	u := &roomUnit{sup: sup, encrypted: encrypted, cancel: cancel, done: make(chan struct{})}
+	u := &roomUnit{sup: sup, keys: keys, encrypted: encrypted, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(u.done)
 		if err := sup.Run(ctx); err != nil {
@@ -303,6 +316,9 @@ func (s sinkTo) WritePacket(p pipeline.Packet) error {
 	u := s.g.roomNow.Load()
 	if u == nil {
 		return room.ErrNotConnected
+	}
+	if u.sup == nil {
+		return room.ErrNotPublishing
 	}
 	return u.sup.WriteOpus(p.Data, p.Duration)
 }
