@@ -1,0 +1,55 @@
+// Package livekit joins LiveKit rooms through github.com/livekit/server-sdk-go/v2.
+// Room implements room.Room: each Join connects (signalling over WebSocket,
+// media over one publisher and one subscriber PeerConnection), publishes one
+// Opus track (mono or stereo, source microphone, DTX as configured) and
+// returns a session that implements room.Session.
+//
+// Tokens: a configured join token is used as it is (its expiry is checked on
+// the device first), or the device mints one per join from an API key and
+// secret with a room-join grant (canPublish unless listen-only, canSubscribe
+// when subscribing) and Config.TokenTTL. The SDK swaps in the tokens the
+// server refreshes for its own resumes; server-sdk-go v2.19.0 offers no
+// callback for them, so sessions of this backend never send
+// EventTokenRefreshed.
+//
+// A failed join is a *room.JoinError: a token the server refuses (HTTP 401
+// from its validate endpoint) is Permanent with Op "token", returned in
+// milliseconds, so the Supervisor goes to its error state instead of
+// retrying quickly.
+//
+// Sending: WriteOpus writes one RTP packet per Opus packet (RFC 7587) with
+// the session's own sequence numbers and a timestamp advanced by each
+// packet's duration on the 48 kHz clock, through the SDK's LocalTrack and
+// pion's TrackLocalStaticRTP. It allocates nothing in onair's code; pion
+// allocates a little per packet on the way to SRTP (see BenchmarkWriteOpus).
+// RTP header extensions are not set: no audio level (RFC 6464), so LiveKit
+// does not mark the device as an active speaker.
+//
+// Server control: a track muted by the server (RoomService
+// MutePublishedTrack) or a canPublish taken away (UpdateParticipant) gives
+// EventPublishDenied and WriteOpus returns room.ErrNotPublishing; unmuting
+// (with the server's enable_remote_unmute) or granting canPublish again
+// republishes if needed and gives EventPublishAllowed.
+//
+// Reconnects: the SDK resumes a lost connection by itself
+// (EventReconnecting, EventReconnected); a resume that takes longer than
+// Options.ResumeTimeout ends the session with ErrResumeTimeout so the
+// room.Supervisor joins afresh with its own backoff.
+//
+// Stats: PacketsSent and BytesSent (payload bytes) are counted by
+// WriteOpus. FractionLost, Jitter and RTT come from the server's RTCP
+// receiver reports about the device's stream (RFC 3550 §6.4.2; RTT from
+// LSR and DLSR), read by the SDK's RTCP reader of the track's sender. They
+// stay zero until the first report (LiveKit sends one about every second).
+//
+// Goroutines: the SDK's and pion's, including an RTCP reader on every
+// sender and receiver (interceptors only run while someone reads RTCP), plus
+// one monitor per session (permission polling, resume deadline). Close
+// leaves the room and waits for the monitor and, up to 3 s, for the SDK to
+// close its PeerConnections.
+//
+// Buffers: WriteOpus does not keep pkt. ReadPacket reads into the caller's
+// buffer and returns the payload as a sub-slice of it.
+//
+// End-to-end encryption is a hook, Options.Encryptor, for net/e2ee.
+package livekit

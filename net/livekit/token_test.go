@@ -1,0 +1,207 @@
+package livekit
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/auth"
+
+	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/net/livekit/livekittest"
+	"github.com/onair-gateway/onair/net/room"
+)
+
+func jwtWith(payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(payload)) + ".c2ln"
+}
+
+func TestTokenExpiry(t *testing.T) {
+	cases := []struct {
+		name    string
+		tok     string
+		want    time.Time
+		wantErr bool
+	}{
+		{"integer exp", jwtWith(`{"exp":1700000000,"sub":"dev"}`), time.Unix(1700000000, 0), false},
+		{"fractional exp", jwtWith(`{"exp":1700000000.5}`), time.Unix(1700000000, 5e8), false},
+		{"no exp", jwtWith(`{"sub":"dev"}`), time.Time{}, false},
+		{"padded payload", "e30." + base64.URLEncoding.EncodeToString([]byte(`{"exp":5}`)) + ".x", time.Unix(5, 0), false},
+		{"two parts", "abc.def", time.Time{}, true},
+		{"not base64", "a.!!!.c", time.Time{}, true},
+		{"not json", jwtWith(`exp=5`), time.Time{}, true},
+		{"exp is a string", jwtWith(`{"exp":"soon"}`), time.Time{}, true},
+		{"negative exp", jwtWith(`{"exp":-1}`), time.Time{}, true},
+		{"huge exp", jwtWith(`{"exp":1e300}`), time.Time{}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := tokenExpiry(c.tok)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("err = %v, want error %v", err, c.wantErr)
+			}
+			if err != nil && !errors.Is(err, errBadToken) {
+				t.Errorf("error %v does not wrap errBadToken", err)
+			}
+			if !got.Equal(c.want) {
+				t.Errorf("exp = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func FuzzTokenExpiry(f *testing.F) {
+	f.Add(jwtWith(`{"exp":1700000000}`))
+	f.Add(jwtWith(`{"exp":1e300}`))
+	f.Add("a.b.c")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, tok string) {
+		exp, err := tokenExpiry(tok)
+		if err == nil && exp.Before(time.Unix(0, 0)) {
+			t.Errorf("accepted exp before 1970: %v", exp)
+		}
+	})
+}
+
+func TestRedactJWT(t *testing.T) {
+	for in, want := range map[string]string{
+		"invalid token: eyJhbGc.eyJpc3M.sig_-x, try again": "invalid token: [redacted], try again",
+		"eyJa eyJb":           "[redacted] [redacted]",
+		"invalid API key: k1": "invalid API key: k1",
+	} {
+		if got := redactJWT(in); got != want {
+			t.Errorf("redactJWT(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestValidateURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"ws://127.0.0.1:7880":          "http://127.0.0.1:7880/rtc/validate",
+		"wss://lk.example.org/":        "https://lk.example.org/rtc/validate",
+		"https://lk.example.org/base":  "https://lk.example.org/base/rtc/validate",
+		"http://h:1/?access_token=abc": "http://h:1/rtc/validate",
+	} {
+		got, err := validateURL(in)
+		if err != nil || got != want {
+			t.Errorf("validateURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]time.Duration{"": 0, "7": 7 * time.Second, " 30 ": 30 * time.Second, "-1": 0, "Wed, 21 Oct 2015 07:28:00 GMT": 0, "99999": time.Hour} {
+		if got := retryAfter(in); got != want {
+			t.Errorf("retryAfter(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// tokenRoom returns a Room on url that joins with tok.
+func tokenRoom(t *testing.T, url, tok string) *Room {
+	t.Helper()
+	cfg := room.Config{URL: url, Room: "auth", Token: conf.Secret(tok)}
+	cfg.SetDefaults("device")
+	r, err := New(cfg, Options{}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRefusedTokenIsPermanent(t *testing.T) {
+	srv := livekittest.Start(t)
+	foreign, err := auth.NewAccessToken("otherkey", "another-secret-of-enough-length-000000").
+		SetIdentity("device").SetValidFor(time.Hour).
+		SetVideoGrant(&auth.VideoGrant{RoomJoin: true, Room: "auth"}).ToJWT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	badSig := srv.Token("device", "auth", true)
+	badSig = badSig[:len(badSig)-4] + "AAAA"
+	for name, tok := range map[string]string{"unknown key": foreign, "bad signature": badSig} {
+		t.Run(name, func(t *testing.T) {
+			r := tokenRoom(t, srv.URL, tok)
+			start := time.Now()
+			s, err := r.Join(context.Background())
+			took := time.Since(start)
+			if err == nil {
+				s.Close()
+				t.Fatal("join with a refused token succeeded")
+			}
+			var je *room.JoinError
+			if !errors.As(err, &je) || !je.Permanent || je.Status != 401 || je.Op != "token" {
+				t.Fatalf("err = %#v (%v), want a permanent 401 token JoinError", err, err)
+			}
+			if strings.Contains(err.Error(), "eyJ") {
+				t.Errorf("error carries the token: %v", err)
+			}
+			t.Logf("refused in %v: %v", took.Round(time.Millisecond), err)
+		})
+	}
+}
+
+func TestExpiredTokenFailsBeforeNetwork(t *testing.T) {
+	srv := livekittest.Start(t)
+	expired := srv.TokenTTL("device", "auth", true, -time.Minute)
+	// Nothing listens on this port: only a check on the device can answer.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "ws://" + l.Addr().String()
+	l.Close()
+	r := tokenRoom(t, dead, expired)
+	_, err = r.Join(context.Background())
+	var je *room.JoinError
+	if !errors.As(err, &je) || !je.Permanent || je.Op != "token" || !errors.Is(err, ErrTokenExpired) {
+		t.Fatalf("err = %v, want a permanent JoinError wrapping ErrTokenExpired", err)
+	}
+}
+
+func TestUnreachableServerIsTransient(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "ws://" + l.Addr().String()
+	l.Close()
+	cfg := room.Config{URL: dead, Room: "auth", APIKey: "k", APISecret: "s"}
+	cfg.SetDefaults("device")
+	r, err := New(cfg, Options{}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Join(context.Background())
+	var je *room.JoinError
+	if !errors.As(err, &je) || je.Permanent {
+		t.Fatalf("err = %v, want a transient JoinError", err)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	good := room.Config{URL: "ws://127.0.0.1:1", Token: "t"}
+	good.SetDefaults("device")
+	cases := []struct {
+		name string
+		cfg  room.Config
+		opts Options
+	}{
+		{"three channels", good, Options{Channels: 3}},
+		{"listen without subscribing", good, Options{ListenOnly: true}},
+		{"whip backend", func() room.Config { c := good; c.Backend = room.BackendWHIP; return c }(), Options{}},
+		{"no url", func() room.Config { c := good; c.URL = ""; return c }(), Options{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := New(c.cfg, c.opts, nil); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+	if _, err := New(good, Options{}, nil); err != nil {
+		t.Errorf("good config rejected: %v", err)
+	}
+}

@@ -1,0 +1,135 @@
+package room
+
+import (
+	"math"
+	"time"
+)
+
+// Encoder is the part of the Opus encoder that rate adaptation drives. The
+// Supervisor calls it from its own goroutine while the capture goroutine
+// encodes, so an implementation must be safe for that (for example by
+// storing the request and applying it before the next frame).
+type Encoder interface {
+	// SetPacketLoss sets the expected packet loss in percent (0..100),
+	// which sizes Opus in-band FEC (RFC 6716 §2.1.7, LBRR).
+	SetPacketLoss(pct int) error
+	// SetBitrate sets the target bitrate in bit/s.
+	SetBitrate(bps int) error
+}
+
+// AdaptConfig configures rate adaptation from receiver reports.
+type AdaptConfig struct {
+	// Interval is how often the latest receiver report is applied.
+	// Default: 2s (LiveKit sends a receiver report about every second).
+	Interval time.Duration
+	// MinLossPct and MaxLossPct bound the packet-loss percentage given to
+	// the encoder. Defaults: 0 and 30 (libopus spends little more on FEC
+	// above about 25%).
+	MinLossPct, MaxLossPct int
+	// MinBitrate and MaxBitrate bound the bitrate in bit/s. MaxBitrate 0
+	// (the default) leaves the bitrate alone and adapts only FEC.
+	// MinBitrate defaults to 12000 when MaxBitrate is set.
+	MinBitrate, MaxBitrate int
+}
+
+func (c *AdaptConfig) setDefaults() {
+	if c.Interval <= 0 {
+		c.Interval = 2 * time.Second
+	}
+	if c.MaxLossPct <= 0 {
+		c.MaxLossPct = 30
+	}
+	c.MaxLossPct = min(c.MaxLossPct, 100)
+	c.MinLossPct = max(0, min(c.MinLossPct, c.MaxLossPct))
+	if c.MaxBitrate > 0 {
+		if c.MinBitrate <= 0 {
+			c.MinBitrate = 12000
+		}
+		c.MinBitrate = min(c.MinBitrate, c.MaxBitrate)
+	}
+}
+
+// LossPolicy maps receiver-reported loss to encoder settings. It is a pure
+// state machine (no clock, no I/O): feed it each report's FractionLost and
+// apply what it returns.
+//
+//   - Loss estimate: it follows a rise at once and decays by 30% a step
+//     towards a lower report, so one clean report after a burst does not
+//     turn FEC off.
+//   - Packet loss for FEC: the estimate in percent, rounded up, clamped to
+//     [MinLossPct, MaxLossPct]. A change smaller than 2 points is ignored
+//     (hysteresis), except to reach the bounds.
+//   - Bitrate (only when MaxBitrate > 0): the loss-based controller of
+//     draft-ietf-rmcat-gcc-02 §6: above 10% loss the rate falls to
+//     rate·(1-0.5·loss); below 2% it grows by 5%; in between it holds.
+//
+// The zero value is not usable; use NewLossPolicy.
+type LossPolicy struct {
+	cfg      AdaptConfig
+	estimate float64
+	lossPct  int
+	bitrate  int
+	started  bool
+}
+
+// NewLossPolicy returns a policy that starts from no loss and, when bitrate
+// adaptation is on, from MaxBitrate.
+func NewLossPolicy(cfg AdaptConfig) *LossPolicy {
+	cfg.setDefaults()
+	return &LossPolicy{cfg: cfg, lossPct: cfg.MinLossPct, bitrate: cfg.MaxBitrate}
+}
+
+// Update takes one receiver report's fraction lost (0..1) and returns the
+// packet-loss percentage and bitrate to apply (bitrate 0 when bitrate
+// adaptation is off), and whether either differs from what was last
+// returned. The first call always reports a change.
+func (p *LossPolicy) Update(fractionLost float64) (lossPct, bitrate int, changed bool) {
+	if math.IsNaN(fractionLost) || fractionLost < 0 {
+		fractionLost = 0
+	}
+	fractionLost = min(fractionLost, 1)
+	if fractionLost >= p.estimate {
+		p.estimate = fractionLost
+	} else {
+		p.estimate = 0.7*p.estimate + 0.3*fractionLost
+		if p.estimate < 0.001 {
+			p.estimate = 0
+		}
+	}
+
+	want := int(math.Ceil(p.estimate*100 - 1e-9))
+	want = max(p.cfg.MinLossPct, min(want, p.cfg.MaxLossPct))
+	if !p.started || abs(want-p.lossPct) >= 2 || (want != p.lossPct && (want == p.cfg.MinLossPct || want == p.cfg.MaxLossPct)) {
+		if want != p.lossPct {
+			changed = true
+		}
+		p.lossPct = want
+	}
+
+	if p.cfg.MaxBitrate > 0 {
+		b := p.bitrate
+		switch {
+		case fractionLost > 0.10:
+			b = int(float64(b) * (1 - 0.5*fractionLost))
+		case fractionLost < 0.02:
+			b = int(math.Ceil(float64(b) * 1.05))
+		}
+		b = max(p.cfg.MinBitrate, min(b, p.cfg.MaxBitrate))
+		if b != p.bitrate {
+			changed = true
+			p.bitrate = b
+		}
+	}
+	if !p.started {
+		p.started = true
+		changed = true
+	}
+	return p.lossPct, p.bitrate, changed
+}
+
+func abs(i int) int {
+	if i < 0 {
+		return -i
+	}
+	return i
+}

@@ -1,0 +1,113 @@
+package room
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestLossPolicy(t *testing.T) {
+	type want struct {
+		loss, bitrate int
+		changed       bool
+	}
+	cases := []struct {
+		name  string
+		cfg   AdaptConfig
+		in    []float64
+		wants []want
+	}{
+		{
+			name: "fec only, with hysteresis and bounds",
+			cfg:  AdaptConfig{},
+			in:   []float64{0, 0.05, 0.06, 0, 0, 0.5, math.NaN(), -1},
+			wants: []want{
+				{0, 0, true},   // first report always applies
+				{5, 0, true},   // rise followed at once
+				{5, 0, false},  // 6% is within 2 points: ignored
+				{5, 0, false},  // decays to 4.2%: still within 2 points
+				{3, 0, true},   // 2.9% is 2 points below: applied
+				{30, 0, true},  // 50% clamped to MaxLossPct
+				{30, 0, false}, // NaN counts as no loss; 35% still clamped
+				{25, 0, true},  // negative counts as no loss; 24.5% applied
+			},
+		},
+		{
+			name: "bitrate follows draft-ietf-rmcat-gcc loss controller",
+			cfg:  AdaptConfig{MinBitrate: 16000, MaxBitrate: 64000},
+			in:   []float64{0, 0.2, 0.05, 0, 1, 1, 1},
+			wants: []want{
+				{0, 64000, true},
+				{20, 57600, true},  // 64000·(1-0.5·0.2)
+				{16, 57600, true},  // 2..10% holds the rate
+				{11, 60480, true},  // <2% grows by 5%
+				{30, 30240, true},  // total loss halves it
+				{30, 16000, true},  // floored at MinBitrate
+				{30, 16000, false}, // nothing left to change
+			},
+		},
+		{
+			name:  "floor on FEC",
+			cfg:   AdaptConfig{MinLossPct: 5, MaxLossPct: 10},
+			in:    []float64{0, 0.07, 0.2, 0},
+			wants: []want{{5, 0, true}, {7, 0, true}, {10, 0, true}, {10, 0, false}},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := NewLossPolicy(c.cfg)
+			for i, f := range c.in {
+				l, b, ch := p.Update(f)
+				if got := (want{l, b, ch}); got != c.wants[i] {
+					t.Errorf("step %d: Update(%v) = %+v, want %+v", i, f, got, c.wants[i])
+				}
+			}
+		})
+	}
+}
+
+func TestAdaptConfigDefaults(t *testing.T) {
+	var c AdaptConfig
+	c.setDefaults()
+	if c.Interval != 2*time.Second || c.MaxLossPct != 30 || c.MinLossPct != 0 || c.MaxBitrate != 0 {
+		t.Errorf("defaults %+v", c)
+	}
+	c = AdaptConfig{MaxBitrate: 8000, MinLossPct: 50, MaxLossPct: 20}
+	c.setDefaults()
+	if c.MinBitrate != 8000 || c.MinLossPct != 20 {
+		t.Errorf("bounds not reconciled: %+v", c)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	cases := []struct {
+		name string
+		rnd  float64
+		want []time.Duration
+	}{
+		{"lowest jitter", 0, []time.Duration{1, 1, 2, 4, 8, 15, 15, 15}},
+		{"highest jitter", 0.999999, []time.Duration{1, 2, 4, 8, 16, 30, 30, 30}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := backoff{min: time.Second, max: 30 * time.Second, rnd: func() float64 { return c.rnd }}
+			for i, w := range c.want {
+				got := b.next().Round(time.Second)
+				if got != w*time.Second {
+					t.Errorf("attempt %d: %v, want %v", i, got, w*time.Second)
+				}
+			}
+			b.reset()
+			if got := b.next(); got != time.Second {
+				t.Errorf("after reset: %v", got)
+			}
+		})
+	}
+	b := backoff{min: time.Second, max: 30 * time.Second, rnd: func() float64 { return 0 }}
+	if got := b.capped(0); got != 24*time.Second {
+		t.Errorf("capped = %v, want 24s", got)
+	}
+	if got := b.capped(time.Hour); got != 10*time.Minute {
+		t.Errorf("capped with a huge Retry-After = %v, want 10m", got)
+	}
+}

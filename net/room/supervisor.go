@@ -1,0 +1,439 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// State is what the Supervisor is doing about its room.
+type State int
+
+// Supervisor states.
+const (
+	// StateIdle: Run has not started.
+	StateIdle State = iota
+	// StateConnecting: joining for the first time (Reason holds the last
+	// failure while it keeps trying).
+	StateConnecting
+	// StateConnected: a session is up and the device may publish.
+	StateConnected
+	// StateReconnecting: the session is resuming by itself, or was lost
+	// and the Supervisor is joining again.
+	StateReconnecting
+	// StatePermissionDenied: connected, but the server muted the device or
+	// took away its permission to publish.
+	StatePermissionDenied
+	// StateError: the last join failed for a reason retrying will not fix
+	// soon (bad or expired token, forbidden); the Supervisor retries slowly,
+	// at MaxBackoff.
+	StateError
+	// StateStopped: Run has returned.
+	StateStopped
+)
+
+// String returns the state's name as logged ("connected").
+func (s State) String() string {
+	switch s {
+	case StateIdle:
+		return "idle"
+	case StateConnecting:
+		return "connecting"
+	case StateConnected:
+		return "connected"
+	case StateReconnecting:
+		return "reconnecting"
+	case StatePermissionDenied:
+		return "permission-denied"
+	case StateError:
+		return "error"
+	case StateStopped:
+		return "stopped"
+	}
+	return "unknown"
+}
+
+// StateChange reports a new state, or a new reason for the same state.
+type StateChange struct {
+	State State
+	// Reason is a short human explanation ("joined", the join error).
+	Reason string
+	// Err is the error behind the change, if any.
+	Err error
+	// RetryIn is the wait before the next join attempt, when one is
+	// scheduled.
+	RetryIn time.Duration
+	// At is when the change happened, on the Supervisor's clock.
+	At time.Time
+}
+
+// SupervisorConfig configures a Supervisor. Config.SupervisorConfig fills the
+// backoff bounds from a room Config.
+type SupervisorConfig struct {
+	// MinBackoff and MaxBackoff bound the wait between join attempts, which
+	// grows exponentially with jitter. Defaults: 1s and 30s.
+	MinBackoff, MaxBackoff time.Duration
+	// Clock times the backoff and the rate adaptation. Default: SystemClock.
+	Clock Clock
+	// OnState, if set, is called on the Supervisor's goroutine for each
+	// change of state or reason. It must not block.
+	OnState func(StateChange)
+	// OnEvent, if set, is called on the Supervisor's goroutine for every
+	// session event, remote tracks included. It must not block: hand a
+	// RemoteTrack to a goroutine of your own to read it.
+	OnEvent func(Event)
+	// Encoder, if set, receives packet-loss and bitrate settings from the
+	// receiver reports every Adapt.Interval.
+	Encoder Encoder
+	// Adapt configures rate adaptation (used only with Encoder).
+	Adapt AdaptConfig
+}
+
+// SupervisorConfig returns a SupervisorConfig with c's backoff bounds.
+func (c Config) SupervisorConfig() SupervisorConfig {
+	return SupervisorConfig{MinBackoff: c.MinBackoff.D(), MaxBackoff: c.MaxBackoff.D()}
+}
+
+// SupervisorStats are a Supervisor's counters.
+type SupervisorStats struct {
+	// State is the current state.
+	State State
+	// Session is the current session's Stats (zero while none is up).
+	Session Stats
+	// Dropped counts frames WriteOpus did not send: no session, not
+	// allowed to publish, or a session error.
+	Dropped uint64
+	// JoinAttempts and JoinFailures count calls to Room.Join and their
+	// failures; Sessions counts successful joins.
+	JoinAttempts, JoinFailures, Sessions uint64
+}
+
+// stableSession is how long a session must have lasted for its loss to start
+// the backoff again from MinBackoff. A session that is dropped sooner (a
+// server that kicks the device at once, two devices fighting over one
+// identity) keeps the backoff growing instead of rejoining every second.
+const stableSession = 10 * time.Second
+
+// errSessionEnded stands in for a session that ended without saying why.
+var errSessionEnded = errors.New("room: session ended")
+
+// Supervisor keeps a Session of one Room alive: it joins, passes events on,
+// rejoins with backoff when the session is lost, and slows down to its cap
+// on errors that retrying will not fix. WriteOpus may be called from any
+// goroutine at any time; it never blocks on the Supervisor.
+//
+// Run owns one goroutine (the caller's); the Supervisor starts no others.
+type Supervisor struct {
+	room   Room
+	cfg    SupervisorConfig
+	log    *slog.Logger
+	clock  Clock
+	policy *LossPolicy
+
+	cur     atomic.Pointer[current]
+	running atomic.Bool
+
+	dropped, attempts, failures, sessions atomic.Uint64
+
+	mu       sync.Mutex // guards last
+	last     StateChange
+	adaptErr string // last encoder error logged; Run's goroutine only
+	denied   bool   // publishing denied in the current session; Run's goroutine only
+	dropMark uint64 // Dropped when the last session started; Run's goroutine only
+	wasUp    bool   // a session has been up; Run's goroutine only
+}
+
+// current wraps the live session so it can sit behind an atomic.Pointer.
+type current struct{ s Session }
+
+// NewSupervisor returns a Supervisor for r. A nil log discards logs.
+func NewSupervisor(r Room, cfg SupervisorConfig, log *slog.Logger) *Supervisor {
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	cfg.Adapt.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Supervisor{
+		room:  r,
+		cfg:   cfg,
+		log:   log.With("component", "net.room.supervisor"),
+		clock: cfg.Clock,
+	}
+	if cfg.Encoder != nil {
+		s.policy = NewLossPolicy(cfg.Adapt)
+	}
+	s.last = StateChange{State: StateIdle, At: cfg.Clock.Now()}
+	return s
+}
+
+// WriteOpus sends one Opus packet through the current session. While no
+// session is up it returns ErrNotConnected; while the server denies
+// publishing, ErrNotPublishing. Every frame not sent is counted in
+// Stats().Dropped. It does not keep pkt and does not allocate.
+func (s *Supervisor) WriteOpus(pkt []byte, dur time.Duration) error {
+	c := s.cur.Load()
+	if c == nil {
+		s.dropped.Add(1)
+		return ErrNotConnected
+	}
+	err := c.s.WriteOpus(pkt, dur)
+	if err != nil {
+		s.dropped.Add(1)
+		if errors.Is(err, ErrClosed) {
+			return ErrNotConnected
+		}
+	}
+	return err
+}
+
+// State returns the latest state change.
+func (s *Supervisor) State() StateChange {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// Stats returns the Supervisor's counters and the current session's Stats.
+func (s *Supervisor) Stats() SupervisorStats {
+	st := SupervisorStats{
+		State:        s.State().State,
+		Dropped:      s.dropped.Load(),
+		JoinAttempts: s.attempts.Load(),
+		JoinFailures: s.failures.Load(),
+		Sessions:     s.sessions.Load(),
+	}
+	if c := s.cur.Load(); c != nil {
+		st.Session = c.s.Stats()
+	}
+	return st
+}
+
+// Run joins and stays joined until ctx is cancelled; it then closes the
+// session and returns nil. It returns an error only if it is already
+// running.
+func (s *Supervisor) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("room: supervisor already running")
+	}
+	defer s.running.Store(false)
+	bo := backoff{min: s.cfg.MinBackoff, max: s.cfg.MaxBackoff}
+	s.setState(StateConnecting, "joining", nil, 0)
+	for {
+		if ctx.Err() != nil {
+			return s.stop()
+		}
+		s.attempts.Add(1)
+		sess, err := s.room.Join(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return s.stop()
+			}
+			s.failures.Add(1)
+			if !s.wait(ctx, s.failed(&bo, err)) {
+				return s.stop()
+			}
+			continue
+		}
+
+		s.sessions.Add(1)
+		started := s.clock.Now()
+		s.denied = false
+		s.cur.Store(&current{s: sess})
+		s.wasUp = true
+		s.setState(StateConnected, "joined", nil, 0)
+		if d := s.dropped.Load(); d > s.dropMark {
+			s.log.Info("frames dropped since the previous session started", "frames", d-s.dropMark)
+			s.dropMark = d
+		}
+
+		serr := s.serve(ctx, sess)
+		s.cur.Store(nil)
+		if cerr := sess.Close(); cerr != nil {
+			s.log.Debug("session close", "err", cerr)
+		}
+		if ctx.Err() != nil {
+			return s.stop()
+		}
+		if serr == nil {
+			serr = errSessionEnded
+		}
+		if s.clock.Now().Sub(started) >= stableSession {
+			bo.reset()
+		}
+		if !s.wait(ctx, s.failed(&bo, serr)) {
+			return s.stop()
+		}
+	}
+}
+
+// failed reports a failed join or a lost session and returns the wait before
+// the next attempt.
+func (s *Supervisor) failed(bo *backoff, err error) time.Duration {
+	var je *JoinError
+	if errors.As(err, &je) && je.Permanent {
+		d := bo.capped(je.RetryAfter)
+		s.setState(StateError, err.Error(), err, d)
+		return d
+	}
+	d := bo.next()
+	if je != nil && je.RetryAfter > d {
+		d = min(je.RetryAfter, 10*time.Minute)
+	}
+	st := StateConnecting
+	if s.wasUp {
+		st = StateReconnecting
+	}
+	s.setState(st, err.Error(), err, d)
+	return d
+}
+
+// wait sleeps d on the clock; it returns false if ctx ended first.
+func (s *Supervisor) wait(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-s.clock.After(d):
+		return true
+	}
+}
+
+func (s *Supervisor) stop() error {
+	s.setState(StateStopped, "stopped", nil, 0)
+	return nil
+}
+
+// serve passes the session's events on until it ends or ctx is cancelled,
+// and applies rate adaptation on the clock.
+func (s *Supervisor) serve(ctx context.Context, sess Session) error {
+	events := sess.Events()
+	var adaptC <-chan time.Time
+	if s.policy != nil {
+		s.adapt(sess)
+		adaptC = s.clock.After(s.cfg.Adapt.Interval)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			s.handle(ev)
+		case <-sess.Done():
+			// Pass on what the session said before it ended (track
+			// removals), without waiting for a channel that may never close.
+			for events != nil {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						events = nil
+						break
+					}
+					s.handle(ev)
+				default:
+					events = nil
+				}
+			}
+			return sess.Err()
+		case <-adaptC:
+			s.adapt(sess)
+			adaptC = s.clock.After(s.cfg.Adapt.Interval)
+		}
+	}
+}
+
+func (s *Supervisor) handle(ev Event) {
+	switch ev.Kind {
+	case EventReconnecting:
+		s.setState(StateReconnecting, reasonOr(ev.Reason, "resuming"), nil, 0)
+	case EventReconnected:
+		if s.denied {
+			s.setState(StatePermissionDenied, "resumed; publishing still denied", nil, 0)
+		} else {
+			s.setState(StateConnected, "resumed", nil, 0)
+		}
+	case EventPublishDenied:
+		s.denied = true
+		s.setState(StatePermissionDenied, reasonOr(ev.Reason, "publishing denied by server"), nil, 0)
+	case EventPublishAllowed:
+		s.denied = false
+		s.setState(StateConnected, reasonOr(ev.Reason, "publishing allowed"), nil, 0)
+	}
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(ev)
+	}
+}
+
+func reasonOr(r, def string) string {
+	if r == "" {
+		return def
+	}
+	return r
+}
+
+// adapt feeds the session's latest receiver report to the loss policy and
+// applies a changed setting to the encoder.
+func (s *Supervisor) adapt(sess Session) {
+	st := sess.Stats()
+	pct, bps, changed := s.policy.Update(st.FractionLost)
+	if !changed {
+		return
+	}
+	err := s.cfg.Encoder.SetPacketLoss(pct)
+	if bps > 0 {
+		err = errors.Join(err, s.cfg.Encoder.SetBitrate(bps))
+	}
+	if err != nil {
+		if msg := err.Error(); msg != s.adaptErr {
+			s.adaptErr = msg
+			s.log.Warn("rate adaptation not applied", "err", err)
+		}
+		return
+	}
+	s.adaptErr = ""
+	s.log.Debug("rate adapted", "fraction_lost", st.FractionLost, "packet_loss_pct", pct, "bitrate", bps)
+}
+
+// setState records and reports a change of state or reason; a repeat of the
+// current state and reason is neither logged nor reported again.
+func (s *Supervisor) setState(st State, reason string, err error, retryIn time.Duration) {
+	s.mu.Lock()
+	if s.last.State == st && s.last.Reason == reason {
+		s.last.RetryIn = retryIn
+		s.mu.Unlock()
+		return
+	}
+	ch := StateChange{State: st, Reason: reason, Err: err, RetryIn: retryIn, At: s.clock.Now()}
+	s.last = ch
+	s.mu.Unlock()
+
+	attrs := []any{"state", st.String(), "reason", reason}
+	if retryIn > 0 {
+		attrs = append(attrs, "retry_in", retryIn)
+	}
+	switch {
+	case st == StateError:
+		s.log.Error("room state", attrs...)
+	case st == StatePermissionDenied || err != nil:
+		s.log.Warn("room state", attrs...)
+	default:
+		s.log.Info("room state", attrs...)
+	}
+	if s.cfg.OnState != nil {
+		s.cfg.OnState(ch)
+	}
+}
