@@ -61,7 +61,7 @@ type SimHardware struct {
 
 // OpenSource implements Hardware.
 func (h *SimHardware) OpenSource(r *provisioning.Resolved) (audio.Source, error) {
-	opts := sim.Options{LineIn: r.Audio.Processing.Beam == dsp.BeamStereo}
+	opts := sim.Options{LineIn: r.Audio.Processing.Beam == dsp.BeamStereo, AlignMarks: true}
 	return sim.New(r.Board.Sim, r.Board.Geometry, r.Audio.Capture.AudioFormat(), opts, h.log)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/net/room"
 )
@@ -23,6 +24,7 @@ import (
 // listenOptions are the flags of onairctl listen.
 type listenOptions struct {
 	cfg         room.Config
+	e2ee        e2ee.Config
 	wav         string
 	wavChannels int
 	duration    time.Duration
@@ -32,7 +34,7 @@ type listenOptions struct {
 
 func parseListen(args []string, stderr io.Writer) (listenOptions, error) {
 	var o listenOptions
-	var token, secret string
+	var token, secret, passphrase, key string
 	fs := newFlags("listen", stderr)
 	fs.StringVar(&o.cfg.URL, "url", "ws://127.0.0.1:7880", "LiveKit server URL")
 	fs.StringVar(&o.cfg.Room, "room", "onair", "room name")
@@ -45,6 +47,9 @@ func parseListen(args []string, stderr io.Writer) (listenOptions, error) {
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until interrupted)")
 	fs.BoolVar(&o.onceJSON, "once-json", false, "print nothing live; print a JSON summary at the end")
 	fs.BoolVar(&o.verbose, "v", false, "log debug messages to stderr")
+	fs.StringVar(&passphrase, "e2ee-passphrase", "", "decrypt with this room passphrase (default: $ONAIR_E2EE_PASSPHRASE; the environment keeps it out of ps)")
+	fs.StringVar(&key, "e2ee-key", "", "decrypt with this raw 16-byte key, base64 (default: $ONAIR_E2EE_KEY)")
+	fs.IntVar(&o.e2ee.KeyIndex, "e2ee-key-index", 0, "key index of -e2ee-passphrase or -e2ee-key")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: onairctl listen -url ws://host:7880 -room ROOM (-token T | -api-key K -api-secret S) [flags]\n\n"+
 			"Joins a LiveKit room as a listener and shows, per participant, level, packets, loss, jitter,\n"+
@@ -55,6 +60,16 @@ func parseListen(args []string, stderr io.Writer) (listenOptions, error) {
 		return o, err
 	}
 	o.cfg.Token, o.cfg.APISecret = conf.Secret(token), conf.Secret(secret)
+	if passphrase == "" {
+		passphrase = os.Getenv("ONAIR_E2EE_PASSPHRASE")
+	}
+	if key == "" {
+		key = os.Getenv("ONAIR_E2EE_KEY")
+	}
+	o.e2ee.Passphrase, o.e2ee.Key = conf.Secret(passphrase), conf.Secret(key)
+	if err := o.e2ee.Validate(); err != nil {
+		return o, &usageError{conf.Prefix("e2ee", err).Error()}
+	}
 	o.cfg.SetDefaults("listener")
 	if err := o.cfg.Validate(); err != nil {
 		return o, &usageError{err.Error()}
@@ -71,6 +86,7 @@ func parseListen(args []string, stderr io.Writer) (listenOptions, error) {
 // listener is the state of one onairctl listen run.
 type listener struct {
 	opts  listenOptions
+	keys  *e2ee.Keys // nil without a key
 	log   *slog.Logger
 	start time.Time
 	wav   *wavWriter
@@ -96,11 +112,19 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	livekit.SetSDKLogger(log)
 
-	r, err := livekit.New(opts.cfg, livekit.Options{ListenOnly: true, Subscribe: true}, log)
+	lkOpts := livekit.Options{ListenOnly: true, Subscribe: true}
+	var keys *e2ee.Keys
+	if opts.e2ee.Enabled() {
+		if keys, err = e2ee.New(opts.e2ee); err != nil {
+			return &usageError{err.Error()}
+		}
+		lkOpts.Encryptor = keys
+	}
+	r, err := livekit.New(opts.cfg, lkOpts, log)
 	if err != nil {
 		return &usageError{err.Error()}
 	}
-	l := &listener{opts: opts, log: log, start: time.Now(), people: map[string]*participant{}, failed: make(chan room.StateChange, 1)}
+	l := &listener{opts: opts, log: log, keys: keys, start: time.Now(), people: map[string]*participant{}, failed: make(chan room.StateChange, 1)}
 	if opts.wav != "" {
 		if l.wav, err = createWAV(opts.wav, opts.wavChannels, l.start); err != nil {
 			return err
@@ -288,6 +312,9 @@ type summary struct {
 	State        string               `json:"state"`
 	Reason       string               `json:"reason,omitempty"`
 	Participants []participantSummary `json:"participants"`
+	// E2EE counts frames decrypted and frames that failed to decrypt
+	// (counted, concealed, never played); absent without a key.
+	E2EE *e2ee.Stats `json:"e2ee,omitempty"`
 }
 
 type participantSummary struct {
@@ -324,6 +351,10 @@ func (l *listener) writeSummary(w io.Writer) error {
 			ps.LatencyMsMedian = &m
 		}
 		s.Participants = append(s.Participants, ps)
+	}
+	if l.keys != nil {
+		st := l.keys.Stats()
+		s.E2EE = &st
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/onair-gateway/onair/gateway"
+	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/provisioning"
 )
 
@@ -27,6 +28,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	for _, w := range provisioning.Warnings(o.config, r) {
 		log.Warn("config", "file", o.config, "advice", w)
 	}
+	// The LiveKit SDK and pion log through a process-wide logger; route it
+	// into ours (demoted: their info is our debug).
+	livekit.SetSDKLogger(log)
 	hw := gateway.NewHardware(r, log)
 	g, err := gateway.New(r, gateway.Options{Hardware: hw, Log: log})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
+	"github.com/onair-gateway/onair/audio/marks"
 )
 
 // diffuseSources is how many independent noise sources, evenly spread in
@@ -43,6 +44,11 @@ type Options struct {
 	// Seed seeds the noise generator. Default: 0, a fixed seed, so runs
 	// repeat exactly.
 	Seed uint64
+	// AlignMarks, with signal chirp in real time, puts sample 0 on the next
+	// whole second of the clock (marks.Start), so a listener on the same
+	// clock reads mouth-to-ear latency from the marks. The first read waits
+	// up to one second longer. Default: false.
+	AlignMarks bool
 }
 
 // Board is a simulated capture device: a talker rendered into each mic of an
@@ -83,11 +89,13 @@ type Board struct {
 	rng   rng
 	ref   []float32
 
-	timer   clockwork.Timer
-	start   time.Time
-	started bool
-	pos     int64
-	late    atomic.Int64
+	timer      clockwork.Timer
+	start      time.Time
+	chirp      bool // signal chirp
+	alignMarks bool // Options.AlignMarks
+	started    bool
+	pos        int64
+	late       atomic.Int64
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -136,17 +144,18 @@ func New(cfg Config, geom audio.Geometry, format audio.Format, opts Options, log
 		}
 	}
 	b := &Board{
-		log:      log,
-		format:   format,
-		geom:     geom,
-		rate:     format.Rate,
-		clock:    opts.Clock,
-		realtime: *cfg.Realtime,
-		lineIn:   opts.LineIn,
-		n:        n,
-		done:     make(chan struct{}),
-		rng:      rng{s: opts.Seed ^ 0x6f6e616972}, // "onair"
-		ref:      append([]float32(nil), opts.Reference...),
+		log:        log,
+		format:     format,
+		geom:       geom,
+		rate:       format.Rate,
+		clock:      opts.Clock,
+		realtime:   *cfg.Realtime,
+		lineIn:     opts.LineIn,
+		n:          n,
+		done:       make(chan struct{}),
+		rng:        rng{s: opts.Seed ^ 0x6f6e616972}, // "onair"
+		alignMarks: opts.AlignMarks,
+		ref:        append([]float32(nil), opts.Reference...),
 	}
 	if b.clock == nil {
 		b.clock = clockwork.NewRealClock()
@@ -214,6 +223,7 @@ func (b *Board) buildTalker(cfg Config) (float64, error) {
 			return 0, fmt.Errorf("sim: tone of %v Hz is above the Nyquist frequency at %d Hz", cfg.Frequency, b.rate)
 		}
 	case SignalChirp:
+		b.chirp = true
 		t.loop = chirpTable(b.rate, amp)
 		t.period = int64(b.rate.Samples(ChirpPeriod))
 	case SignalWAV:
@@ -318,6 +328,12 @@ func (b *Board) wait() error {
 	now := b.clock.Now()
 	if !b.started {
 		b.start, b.started = now, true
+		if b.chirp && b.alignMarks {
+			// Sample 0 at the next whole Unix second: the marks'
+			// convention (audio/marks), so a listener reads latency
+			// straight off its own clock.
+			b.start = marks.Start(now)
+		}
 	}
 	due := b.start.Add(samplesDuration(b.pos+int64(b.n), b.rate))
 	d := due.Sub(now)

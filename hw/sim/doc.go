@@ -18,9 +18,11 @@
 // The talker is Config.Signal:
 //
 //   - tone: a sine of Config.Frequency whose peak is Config.Level dBFS.
-//   - chirp: a logarithmic sweep from 200 Hz to 8 kHz (at most 0.45 of the
-//     rate) lasting ChirpLength, starting every ChirpPeriod, silent between,
-//     peak Config.Level. The k-th sweep begins at the array centre (and on
+//   - chirp: audio/marks' timing mark (marks.Chirp), an exponential sweep
+//     from 300 Hz to 3.8 kHz, inside narrowband Opus, lasting ChirpLength,
+//     starting every ChirpPeriod, silent between, peak Config.Level. In real
+//     time the board puts sample 0 on a whole Unix second (marks.Start), so
+//     `onairctl listen` reads mouth-to-ear latency off its own clock. The k-th sweep begins at the array centre (and on
 //     both channels of a line input) at exactly ChirpStart(rate, k) =
 //     k·ChirpPeriod; mic m hears it MicDelays()[m] samples later. A listener
 //     finds the marks by correlating with ChirpSweep and so measures the

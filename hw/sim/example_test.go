@@ -85,5 +85,5 @@ func ExampleChirpStart() {
 	// 0
 	// 48000
 	// 96000
-	// 14400 samples per sweep
+	// 4800 samples per sweep
 }

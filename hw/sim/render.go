@@ -6,6 +6,7 @@ import (
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
+	"github.com/onair-gateway/onair/audio/marks"
 )
 
 // Taps is the length of each microphone's fractional-delay filter. The
@@ -14,20 +15,15 @@ import (
 // Blackman-windowed sinc are accurate to well under 0.01 sample below 4 kHz.
 const Taps = 16
 
-// Chirp timing. The talker of signal chirp sweeps logarithmically from
-// chirpLow to chirpHigh Hz (capped at 0.45 of the sample rate) during
-// ChirpLength, once every ChirpPeriod, and is silent in between.
+// Chirp timing. The talker of signal chirp says audio/marks' timing mark
+// (an exponential sweep, marks.Chirp) once every ChirpPeriod and is silent
+// in between; in real time, sample 0 falls on a whole Unix second, so that
+// `onairctl listen` measures mouth-to-ear latency from the marks.
 const (
 	// ChirpPeriod is the time from one sweep's start to the next.
-	ChirpPeriod = time.Second
+	ChirpPeriod = marks.Period
 	// ChirpLength is how long each sweep lasts.
-	ChirpLength = 300 * time.Millisecond
-	chirpLow    = 200.0
-	chirpHigh   = 8000.0
-	// chirpFade is the raised-cosine fade at the end of each sweep, so the
-	// sweep stops without a click. The start is not faded: it is the mark a
-	// listener measures latency from.
-	chirpFade = 2 * time.Millisecond
+	ChirpLength = marks.Length
 	// wavFade is the raised-cosine fade at both ends of a WAV loop, so a
 	// file that does not end where it starts loops without a click.
 	wavFade = 5 * time.Millisecond
@@ -116,21 +112,9 @@ func mod(a, b int64) int64 {
 
 // chirpTable renders one sweep at peak amplitude amp.
 func chirpTable(rate audio.SampleRate, amp float64) []float32 {
-	n := rate.Samples(ChirpLength)
-	f1 := math.Min(chirpHigh, 0.45*float64(rate))
-	T := ChirpLength.Seconds()
-	k := math.Log(f1 / chirpLow)
-	fade := rate.Samples(chirpFade)
-	out := make([]float32, n)
+	out := marks.Chirp(rate)
 	for i := range out {
-		t := float64(i) / float64(rate)
-		// Exponential sweep: instantaneous frequency chirpLow*exp(k*t/T).
-		phi := 2 * math.Pi * chirpLow * T / k * (math.Exp(k*t/T) - 1)
-		v := amp * math.Sin(phi)
-		if j := n - 1 - i; j < fade {
-			v *= 0.5 - 0.5*math.Cos(math.Pi*float64(j)/float64(fade))
-		}
-		out[i] = float32(v)
+		out[i] *= float32(amp)
 	}
 	return out
 }

@@ -44,9 +44,11 @@ var (
 
 // Stats counts frames.
 type Stats struct {
-	Sealed, Opened, Failed uint64
+	Sealed uint64 `json:"sealed"`
+	Opened uint64 `json:"opened"`
+	Failed uint64 `json:"failed"`
 	// KeyIndex is the index Seal uses now.
-	KeyIndex int
+	KeyIndex int `json:"key_index"`
 }
 
 // Keys is the room's key ring and frame cryptor. It implements
