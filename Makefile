@@ -10,11 +10,12 @@ STATICCHECK_VERSION := 2026.2.2
 export ONAIR_LIVEKIT_SERVER ?= $(BIN)/server
 export PATH := $(BIN):$(PATH)
 
-# Debian / Raspberry Pi OS packages: build (pkg-config, libopus, libasound),
-# test peers (mosquitto, espeak-ng and sox for speech, chromium for the
-# browser listener).
+# Debian / Raspberry Pi OS packages: build (pkg-config, libopus, libasound)
+# and the browser listener of the interop tests (chromium; Node.js and npm
+# are installed from Debian only when no node is on the PATH, since a
+# NodeSource node bundles its own npm, which Debian's npm conflicts with).
 APT_BUILD := pkg-config libopus-dev libasound2-dev gcc
-APT_TEST  := mosquitto espeak-ng sox chromium nodejs npm
+APT_TEST  := chromium
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
@@ -27,6 +28,7 @@ deps: deps-apt deps-go deps-npm
 
 deps-apt:
 	@scripts/deps-apt.sh $(APT_BUILD) $(APT_TEST)
+	@command -v node >/dev/null && command -v npm >/dev/null || scripts/deps-apt.sh nodejs npm
 
 deps-go: $(ONAIR_LIVEKIT_SERVER) $(BIN)/staticcheck
 	@$(GO) mod download
