@@ -6,7 +6,7 @@ TAGS      := nolibopusfile
 CACHE     ?= $(HOME)/.cache/onair
 BIN       := $(CACHE)/bin
 LIVEKIT_VERSION     := v1.13.5
-STATICCHECK_VERSION := 2026.2.2
+STATICCHECK_VERSION := v0.8.2
 export ONAIR_LIVEKIT_SERVER ?= $(BIN)/server
 export PATH := $(BIN):$(PATH)
 
