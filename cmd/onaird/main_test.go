@@ -117,18 +117,19 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-// TestSIGTERMStopsQuickly runs onaird on the sim example and checks it exits
-// 0 within 2 s of SIGTERM.
+// TestSIGTERMStopsQuickly runs onaird on the sim example, waits for
+// READY=1 on a notify socket, and checks it exits 0 within 2 s of SIGTERM
+// (and of SIGINT).
 func TestSIGTERMStopsQuickly(t *testing.T) {
+	cfg, err := os.ReadFile("../../examples/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
-		cmd := exec.Command(onairdBin, "-config", "examples/sim.yaml", "-log-format", "json")
-		cmd.Dir = "../.."
-		var errOut bytes.Buffer
-		cmd.Stderr = &errOut
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(1500 * time.Millisecond) // let it start its components
+		// The example's room is on 127.0.0.1:7880; whether or not a server
+		// is there, onaird is up and must stop promptly.
+		cmd, notes, errOut := startOnaird(t, string(cfg), 0)
+		waitNotify(t, notes, "READY=1", 10*time.Second)
 		start := time.Now()
 		if err := cmd.Process.Signal(sig); err != nil {
 			t.Fatal(err)

@@ -57,7 +57,9 @@ type Keys struct {
 	mu  sync.Mutex // serialises key changes
 	kp  *sdke2ee.ExternalKeyProvider
 	enc types.FrameEncryptor
-	dec *sdke2ee.GCMFrameDecryptor
+	dec atomic.Pointer[sdke2ee.GCMFrameDecryptor]
+
+	sif atomic.Pointer[trailerBox]
 
 	sealed, opened, failed atomic.Uint64
 }
@@ -80,7 +82,8 @@ func New(cfg Config) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("e2ee: %w", err)
 	}
-	k.enc, k.dec = enc, dec
+	k.enc = enc
+	k.dec.Store(dec)
 	return k, nil
 }
 
@@ -142,16 +145,19 @@ func (k *Keys) Seal(dst, frame []byte) ([]byte, error) {
 // frame to dst. A frame that does not decrypt returns ErrOpen (or ErrNoKey)
 // and is counted; callers treat it as lost, never as audio.
 func (k *Keys) Open(dst, frame []byte, participant string) ([]byte, error) {
+	if k.isServerFrame(frame) {
+		return dst, ErrServerFrame
+	}
 	if len(frame) < 2+1+12+16 { // TOC + tag + IV + trailer at the least
 		k.failed.Add(1)
 		return dst, ErrOpen
 	}
 	kid := int(frame[len(frame)-1])
-	if _, err := k.kp.GetKey(uint32(kid)); err != nil {
+	if _, err := k.kp.GetKey(uint32(kid)); err != nil && !k.isServerFrame(frame) {
 		k.failed.Add(1)
 		return dst, fmt.Errorf("%w: index %d from %s", ErrNoKey, kid, participant)
 	}
-	out, err := k.dec.DecryptFrame(frame)
+	out, err := k.dec.Load().DecryptFrame(frame)
 	if err != nil {
 		k.failed.Add(1)
 		return dst, fmt.Errorf("%w (from %s, key index %d)", ErrOpen, participant, kid)
@@ -161,6 +167,26 @@ func (k *Keys) Open(dst, frame []byte, participant string) ([]byte, error) {
 	}
 	k.opened.Add(1)
 	return append(dst, out...), nil
+}
+
+// SetServerTrailer tells the key ring the server-injected-frame trailer the
+// LiveKit server sent at join (lksdk Room.SifTrailer): frames that end with
+// it are the server's own (silence it injects), not the publisher's, and
+// Open returns ErrServerFrame for them instead of counting a failure.
+func (k *Keys) SetServerTrailer(trailer []byte) {
+	dec, err := lksdk.NewFrameDecryptor(k.kp, lksdk.CodecOpus, append([]byte(nil), trailer...))
+	if err != nil {
+		return
+	}
+	k.sif.Store(&trailerBox{append([]byte(nil), trailer...)})
+	k.dec.Store(dec)
+}
+
+type trailerBox struct{ b []byte }
+
+func (k *Keys) isServerFrame(frame []byte) bool {
+	t := k.sif.Load()
+	return t != nil && len(t.b) > 0 && len(frame) >= len(t.b) && string(frame[len(frame)-len(t.b):]) == string(t.b)
 }
 
 // Stats returns the counters.

@@ -156,6 +156,12 @@ func (r *Room) Join(ctx context.Context) (room.Session, error) {
 		lk.Disconnect()
 		return nil, r.classify(ctx, tok, err)
 	}
+	// Server-injected frames (silence the SFU inserts) end with a trailer
+	// the server names at join; an encryptor that knows it tells them
+	// apart from frames that fail to decrypt.
+	if st, ok := r.opts.Encryptor.(interface{ SetServerTrailer([]byte) }); ok {
+		st.SetServerTrailer(lk.SifTrailer())
+	}
 	if !r.opts.ListenOnly {
 		if err := s.publish(ctx); err != nil {
 			lk.Disconnect()
