@@ -31,14 +31,13 @@ const (
 
 // inputs are everything the state derives from.
 type inputs struct {
-	started     bool
-	room        room.State
-	roomReason  string
-	wantOnAir   bool // PTT held, toggle on, or commanded
-	muted       bool // local mute (button or command)
-	captureErr  string
-	policyErr   string // e2ee required but impossible
-	serverMuted bool
+	started    bool
+	room       room.State
+	roomReason string
+	wantOnAir  bool // PTT held, toggle on, or commanded
+	muted      bool // local mute (button or command)
+	captureErr string
+	policyErr  string // e2ee required but impossible
 }
 
 // derive returns the state for in, the reason to show, and whether the
