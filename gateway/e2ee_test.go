@@ -27,21 +27,9 @@ board:
 room: {url: %q, api_key: %s, api_secret: %s, room: %s}
 %s
 `, id, signal, srv.URL, srv.APIKey, srv.APISecret, roomName, extra)
-	g, err := New(resolve(t, doc), Options{Log: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	g := runDevice(t, doc)
 	waitFor(t, "live", func() bool { return g.Status().State == StateLive })
-	if err := g.Do(ctx, Command{Kind: CmdOnAir, On: true}); err != nil {
+	if err := g.Do(context.Background(), Command{Kind: CmdOnAir, On: true}); err != nil {
 		t.Fatal(err)
 	}
 	return g
