@@ -20,7 +20,8 @@ APT_TEST  := chromium
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all deps deps-apt deps-go deps-npm build test check fmt vet staticcheck unit bench demo clean fuzz
+.PHONY: all deps deps-apt deps-go deps-npm build test check fmt vet staticcheck unit bench demo clean fuzz deb cross cross-test systemd-check
+ARCH ?= arm64
 
 all: build
 
@@ -83,5 +84,26 @@ fuzz:
 demo: deps-apt deps-go build
 	@scripts/demo.sh
 
+# Debian packages for arm64, armhf and amd64 into dist/ (nfpm, cgo cross
+# builds); each is listed with dpkg-deb -I/-c and checked by lintian.
+deb:
+	@scripts/deb.sh
+
+# onaird and onairctl for the Pi into bin/linux-$(ARCH)/; installs the
+# cross toolchain the first time. make cross ARCH=armhf
+cross:
+	@scripts/cross.sh $(ARCH)
+
+# Unit tests of ./audio/... ./provisioning ./hw/sim built for arm64 and
+# armhf and run under qemu-user.
+cross-test:
+	@scripts/cross.sh arm64 test
+	@scripts/cross.sh armhf test
+
+# systemd-analyze verify + security exposure <= 2.0, then onaird under the
+# unit's seccomp filters.
+systemd-check:
+	@scripts/systemd-check.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
