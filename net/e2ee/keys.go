@@ -2,13 +2,16 @@
 // format, so that the room server forwards only ciphertext and every
 // browser or app holding the room's key hears the device.
 //
-// The crypto is LiveKit's own, from github.com/livekit/server-sdk-go/v2: its
-// ExternalKeyProvider derives keys from a passphrase exactly as LiveKit's
-// JavaScript SDK does (PBKDF2-SHA256, 100 000 iterations, salt
-// "LKFrameEncryptionKey", AES-128) or takes a raw key, and its GCM frame
-// cryptors produce and read the frame format: the Opus TOC byte stays clear
-// and is authenticated, the rest is AES-GCM ciphertext with its tag, then a
-// 12-byte IV, one byte holding 12, and one byte holding the key index.
+// Keys come from github.com/livekit/server-sdk-go/v2: its ExternalKeyProvider
+// derives them from a passphrase exactly as LiveKit's JavaScript SDK does
+// (PBKDF2-SHA256, 100 000 iterations, salt "LKFrameEncryptionKey", AES-128)
+// or takes a raw key, and its GCM frame decryptor opens received frames.
+// The frame format: the Opus TOC byte stays clear and is authenticated, the
+// rest is AES-GCM ciphertext with its tag, then a 12-byte IV, one byte
+// holding 12, and one byte holding the key index. Seal writes that format
+// with Go's standard AES-GCM, because the SDK's encryptor allocates on every
+// frame and the send path must not; tests hold every sealed frame to the
+// SDK's decryptor and to livekit-client in Chromium.
 //
 // Keys holds a ring of keys by index. Seal uses the current index; Open
 // reads the index from each frame's trailer, so listeners who hold the new
@@ -18,6 +21,9 @@
 package e2ee
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -56,10 +62,14 @@ type Stats struct {
 type Keys struct {
 	mu  sync.Mutex // serialises key changes
 	kp  *sdke2ee.ExternalKeyProvider
-	enc types.FrameEncryptor
 	dec atomic.Pointer[sdke2ee.GCMFrameDecryptor]
 
-	sif atomic.Pointer[trailerBox]
+	sif  atomic.Pointer[trailerBox]
+	seal atomic.Pointer[sealState]
+
+	ivMu  sync.Mutex
+	ivs   [ivBatch * ivLength]byte
+	ivOff int
 
 	sealed, opened, failed atomic.Uint64
 }
@@ -74,15 +84,10 @@ func New(cfg Config) (*Keys, error) {
 	if err := k.set(cfg.KeyIndex, cfg.Passphrase, cfg.Key); err != nil {
 		return nil, err
 	}
-	enc, err := lksdk.NewFrameEncryptor(k.kp, lksdk.CodecOpus)
-	if err != nil {
-		return nil, fmt.Errorf("e2ee: %w", err)
-	}
 	dec, err := lksdk.NewFrameDecryptor(k.kp, lksdk.CodecOpus, nil)
 	if err != nil {
 		return nil, fmt.Errorf("e2ee: %w", err)
 	}
-	k.enc = enc
 	k.dec.Store(dec)
 	return k, nil
 }
@@ -127,18 +132,91 @@ func (k *Keys) Rotate(index int, passphrase, key conf.Secret) error {
 func (k *Keys) KeyIndex() int { return int(k.kp.CurrentKeyIndex()) }
 
 // Seal encrypts one Opus frame into LiveKit's frame format and appends it
-// to dst. The SDK's encryptor allocates the sealed frame (about four small
-// allocations per frame); Seal copies it into dst.
+// to dst:
+//
+//	TOC byte (clear, the AES-GCM additional data) | ciphertext | 16-byte tag |
+//	12-byte IV | 12 | key index
+//
+// It is the send path's one crypto step per frame and allocates nothing
+// when dst has room (len(frame)+SealOverhead). The key bytes come from the
+// SDK's key provider; the sealing is Go's standard AES-GCM in exactly the
+// layout of the SDK's EncryptGCMAudioSampleCustomCipher (which allocates
+// four times per frame), and tests check every sealed frame against the
+// SDK's own decryptor and against livekit-client in a browser. Seal may be
+// called from several goroutines.
 func (k *Keys) Seal(dst, frame []byte) ([]byte, error) {
 	if len(frame) == 0 {
 		return dst, errors.New("e2ee: empty frame")
 	}
-	out, err := k.enc.EncryptFrame(frame)
+	st, err := k.sealer()
 	if err != nil {
-		return dst, fmt.Errorf("e2ee: seal: %w", err)
+		return dst, err
 	}
+	k.ivMu.Lock()
+	iv, err := k.nextIV()
+	if err != nil {
+		k.ivMu.Unlock()
+		return dst, err
+	}
+	dst = append(dst, frame[0])
+	dst = st.aead.Seal(dst, iv, frame[1:], frame[:1])
+	dst = append(dst, iv...)
+	k.ivMu.Unlock()
+	dst = append(dst, ivLength, byte(st.index))
 	k.sealed.Add(1)
-	return append(dst, out...), nil
+	return dst, nil
+}
+
+// SealOverhead is how many bytes Seal adds to a frame: tag, IV and trailer.
+const SealOverhead = 16 + ivLength + 2
+
+// ivLength is LiveKit's frame IV size (12 bytes, the GCM standard nonce).
+const ivLength = 12
+
+// ivBatch is how many IVs one crypto/rand read fills: one system call every
+// 256 frames (5 s of 20 ms frames) instead of one per frame.
+const ivBatch = 256
+
+// sealState is the AEAD for the current key index, rebuilt on rotation.
+type sealState struct {
+	index uint32
+	aead  cipher.AEAD
+}
+
+func (k *Keys) sealer() (*sealState, error) {
+	idx := k.kp.CurrentKeyIndex()
+	if st := k.seal.Load(); st != nil && st.index == idx {
+		return st, nil
+	}
+	key, err := k.kp.GetKey(idx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: index %d", ErrNoKey, idx)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, errors.New("e2ee: bad key (value redacted)")
+	}
+	aead, err := cipher.NewGCMWithNonceSize(block, ivLength)
+	if err != nil {
+		return nil, fmt.Errorf("e2ee: %w", err)
+	}
+	st := &sealState{index: idx, aead: aead}
+	k.seal.Store(st)
+	return st, nil
+}
+
+// nextIV returns a fresh random IV from the batch, refilling it from
+// crypto/rand when used up. k.ivMu must be held.
+func (k *Keys) nextIV() ([]byte, error) {
+	if k.ivOff == 0 || k.ivOff >= len(k.ivs) {
+		if _, err := rand.Read(k.ivs[:]); err != nil {
+			return nil, fmt.Errorf("e2ee: random IV: %w", err)
+		}
+		k.ivOff = 0
+	}
+	iv := k.ivs[k.ivOff : k.ivOff+ivLength]
+	k.ivOff += ivLength
+	return iv, nil
 }
 
 // Open decrypts one frame received from participant and appends the Opus

@@ -9,6 +9,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
 	"github.com/onair-gateway/onair/net/room"
 )
@@ -197,23 +198,37 @@ func TestSupervisorRefusedTokenNoBusyLoop(t *testing.T) {
 
 func TestWriteOpusAllocs(t *testing.T) {
 	srv := livekittest.Start(t)
-	dev := newRoom(t, srv, "allocs", "device", Options{})
-	sup, states := runSupervisor(t, dev, room.SupervisorConfig{})
-	waitSupState(t, states, room.StateConnected, 20*time.Second)
-	pkt := make([]byte, 120)
-	pkt[0] = 0xf8
-	for i := 0; i < 50; i++ { // warm pion's pools
-		if err := sup.WriteOpus(pkt, 20*time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
+	keys, err := e2ee.New(e2ee.Config{Passphrase: "alloc-room-passphrase"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	n := testing.AllocsPerRun(500, func() {
-		if err := sup.WriteOpus(pkt, 20*time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Logf("allocations per WriteOpus through Supervisor, SDK, pion and SRTP: %v", n)
-	if n != 0 {
-		t.Errorf("WriteOpus allocates %v times per frame", n)
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"plain", Options{}},
+		{"end-to-end encrypted", Options{Encryptor: keys}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dev := newRoom(t, srv, "allocs", "device-"+strings.ReplaceAll(tc.name, " ", "-"), tc.opts)
+			sup, states := runSupervisor(t, dev, room.SupervisorConfig{})
+			waitSupState(t, states, room.StateConnected, 20*time.Second)
+			pkt := make([]byte, 120)
+			pkt[0] = 0xf8
+			for i := 0; i < 50; i++ { // warm pion's pools
+				if err := sup.WriteOpus(pkt, 20*time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := testing.AllocsPerRun(500, func() {
+				if err := sup.WriteOpus(pkt, 20*time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+			})
+			t.Logf("allocations per WriteOpus through Supervisor, sealing, SDK, pion and SRTP: %v", n)
+			if n != 0 {
+				t.Errorf("WriteOpus allocates %v times per frame", n)
+			}
+		})
 	}
 }
