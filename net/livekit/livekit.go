@@ -127,7 +127,10 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 		now:  time.Now,
 	}
 	r.sdkLog = r.log.With("component", "net.livekit.sdk")
-	if cfg.APIKey != "" {
+	if cfg.APIKey != "" && opts.ListenOnly {
+		// An operator's listener, not a device: worth a note, not a warning.
+		r.log.Info("minting a listen-only join token from the API key", "api_key", cfg.APIKey)
+	} else if cfg.APIKey != "" {
 		r.log.Warn("minting join tokens on the device: this API key can mint a token for anyone in any room of its project; prefer a join token in production",
 			"api_key", cfg.APIKey)
 	}
