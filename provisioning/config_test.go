@@ -67,7 +67,8 @@ room:
 		[]string{"board.sim.script[1].at: 1s is earlier", `board.sim.script[1].action: "jump"`}},
 	{"duplicate key", "opus:\n  bitrate: 32000\n  bitrate: 64000\n" + minimal, []string{"opus.bitrate: duplicate key"}},
 	{"two documents", minimal + "---\n" + minimal, []string{"more than one document"}},
-	{"syntax error", "room: [\n", []string{"yaml:"}},
+	{"syntax error", "room: [\n", []string{"yaml syntax: line 1"}},
+	{"control character", "device: {name: \"a\x01b\"}\n" + minimal, []string{"yaml syntax: control characters are not allowed"}},
 }
 
 func TestDecodeBroken(t *testing.T) {
@@ -223,6 +224,30 @@ mqtt: {broker: "tcp://h:1883", password: ` + mq + `}
 	}
 	if r.Room.APISecret.Reveal() != sec || r.E2EE.Passphrase.Reveal() != pass {
 		t.Error("Reveal lost the secret value")
+	}
+}
+
+// TestSyntaxErrorAlone: a document that does not parse is reported as that,
+// not followed by complaints about fields it never reached.
+func TestSyntaxErrorAlone(t *testing.T) {
+	for _, tc := range []struct {
+		doc string
+		syn Syntax
+	}{{"room: [\n", YAML}, {`{"room": {"url": `, JSON}, {"{} {}", JSON}} {
+		_, err := Decode([]byte(tc.doc), tc.syn)
+		if p := Problems(err); len(p) != 1 || strings.Contains(err.Error(), "room.url") {
+			t.Errorf("%q: %v", tc.doc, err)
+		}
+	}
+}
+
+func TestJSONDuplicateKeys(t *testing.T) {
+	doc := `{"room":{"url":"ws://h:1","token":"t","url":"ws://other:1"},"opus":{"bitrate":32000},"opus":{"bitrate":64000}}`
+	_, err := Decode([]byte(doc), JSON)
+	for _, want := range []string{"room.url: duplicate key", "opus: duplicate key"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %q", err, want)
+		}
 	}
 }
 

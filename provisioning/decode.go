@@ -39,7 +39,7 @@ var ErrInvalid = errors.New("invalid config")
 // Decoding is pure: no file, device or network is touched.
 func Decode(data []byte, syn Syntax) (*Resolved, error) {
 	if len(data) > MaxDocumentSize {
-		return nil, fmt.Errorf("%w: document is %d bytes, more than %d", ErrInvalid, len(data), MaxDocumentSize)
+		return nil, invalid([]error{fmt.Errorf("document is %d bytes, more than %d", len(data), MaxDocumentSize)})
 	}
 	var cfg Config
 	var errs []error
@@ -48,6 +48,13 @@ func Decode(data []byte, syn Syntax) (*Resolved, error) {
 		errs = decodeJSON(data, &cfg)
 	default:
 		errs = decodeYAML(data, &cfg)
+	}
+	// A document that does not parse has nothing to validate: report the
+	// syntax error alone, not the defaults' complaints about empty fields.
+	for _, e := range errs {
+		if errors.Is(e, errSyntax) {
+			return nil, invalid([]error{e})
+		}
 	}
 	// Whatever decoded is defaulted and validated too, so one run names
 	// every problem: unknown keys, wrong types and bad values alike.
@@ -214,11 +221,11 @@ func decodeYAML(data []byte, cfg *Config) []error {
 		if errors.Is(err, errEOF) || err.Error() == "EOF" {
 			return nil // an empty document is all defaults
 		}
-		return []error{fmt.Errorf("yaml: %w", err)}
+		return []error{syntaxError("yaml", err)}
 	}
 	var extra yaml.Node
 	if dec.Decode(&extra) == nil {
-		return []error{errors.New("yaml: more than one document in the config")}
+		return []error{fmt.Errorf("yaml: more than one document in the config%w", quiet{errSyntax})}
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -236,6 +243,22 @@ func decodeYAML(data []byte, cfg *Config) []error {
 }
 
 var errEOF = errors.New("EOF")
+
+// errSyntax marks a document that does not parse at all.
+var errSyntax = errors.New("syntax")
+
+// syntaxError wraps a parser's error, without repeating its own prefix.
+func syntaxError(lang string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), lang+": ")
+	return fmt.Errorf("%s syntax: %s%w", lang, msg, quiet{errSyntax})
+}
+
+// quiet wraps a sentinel so it can be matched with errors.Is without
+// adding to the message.
+type quiet struct{ err error }
+
+func (q quiet) Error() string { return "" }
+func (q quiet) Unwrap() error { return q.err }
 
 func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 	for t.Kind() == reflect.Pointer {
@@ -307,12 +330,13 @@ func decodeJSON(data []byte, cfg *Config) []error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&tree); err != nil {
-		return []error{fmt.Errorf("json: %w", err)}
+		return []error{syntaxError("json", err)}
 	}
 	if dec.More() {
-		return []error{errors.New("json: trailing data after the config object")}
+		return []error{fmt.Errorf("json: trailing data after the config object%w", quiet{errSyntax})}
 	}
 	var errs []error
+	duplicateJSONKeys(json.NewDecoder(bytes.NewReader(data)), "", &errs)
 	walkJSON(tree, reflect.TypeOf(*cfg), "", &errs)
 	// As for YAML: decode what is decodable so validation sees it too.
 	if err := json.Unmarshal(data, cfg); err != nil && len(errs) == 0 {
@@ -397,5 +421,39 @@ func walkJSON(v any, t reflect.Type, path string, errs *[]error) {
 		}
 	default:
 		*errs = append(*errs, conf.Errorf(path, "unsupported config type %s", t))
+	}
+}
+
+// duplicateJSONKeys reports keys that appear twice in one JSON object, by
+// path: encoding/json would silently keep the last, and a config (or an
+// MQTT payload) that says two things about one key is ambiguous. The
+// document has already parsed, so token errors cannot occur here.
+func duplicateJSONKeys(dec *json.Decoder, path string, errs *[]error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return
+			}
+			k, _ := kt.(string)
+			p := conf.Join(path, k)
+			if seen[k] {
+				*errs = append(*errs, conf.Errorf(p, "duplicate key"))
+			}
+			seen[k] = true
+			duplicateJSONKeys(dec, p, errs)
+		}
+		_, _ = dec.Token() // '}'
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			duplicateJSONKeys(dec, path+"["+strconv.Itoa(i)+"]", errs)
+		}
+		_, _ = dec.Token() // ']'
 	}
 }
