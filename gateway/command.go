@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/onair-gateway/onair/conf"
 
@@ -75,10 +76,13 @@ func (g *Gateway) send(ctx context.Context, req request) error {
 		return ErrNotRunning
 	}
 	req.reply = make(chan error, 1)
+	done := g.loopDone
 	select {
 	case g.cmds <- req:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-done:
+		return ErrNotRunning
 	}
 	select {
 	case err := <-req.reply:
@@ -144,78 +148,110 @@ func opusStructural(a, b opus.Config) bool {
 func (g *Gateway) apply(r *provisioning.Resolved) error {
 	old := g.cfg
 	speakChanged := !sectionsEqual(old.Board, r.Board) || !sectionsEqual(old.Audio, r.Audio) || opusStructural(old.Opus, r.Opus)
-	roomChanged := !sectionsEqual(old.Room, r.Room) || !sectionsEqual(old.E2EE, r.E2EE) || !sectionsEqual(old.Device, r.Device)
+	// The room publishes a track whose channel count and DTX are part of
+	// its SDP: a change there needs a new session too.
+	roomChanged := !sectionsEqual(old.Room, r.Room) || !sectionsEqual(old.E2EE, r.E2EE) || !sectionsEqual(old.Device, r.Device) ||
+		old.Opus.Channels != r.Opus.Channels || old.Opus.DTX != r.Opus.DTX
 	ctlChanged := !sectionsEqual(old.Controls, r.Controls)
-	var changed []string
 
+	// 1. Build everything that can fail for config reasons; nothing
+	// running is touched yet.
+	var nuSpeak *speakUnit
+	var nuRoom *roomUnit
+	var err error
 	if speakChanged {
-		if err := g.restartSpeak(old, r); err != nil {
+		if nuSpeak, err = buildSpeak(r); err != nil {
 			return err
 		}
-		changed = append(changed, "speak path")
-	} else if !sectionsEqual(old.Opus, r.Opus) {
-		enc := g.speak.enc
-		if err := errors.Join(enc.SetBitrate(r.Opus.Bitrate), enc.SetPacketLoss(*r.Opus.PacketLoss), enc.SetDTX(r.Opus.DTX)); err != nil {
-			return fmt.Errorf("opus: %w", err)
+	}
+	if roomChanged {
+		if nuRoom, err = g.buildRoom(r); err != nil {
+			if nuSpeak != nil {
+				nuSpeak.enc.Close()
+			}
+			return fmt.Errorf("room: %w", err)
 		}
-		changed = append(changed, "opus settings")
+	}
+
+	// 2. Swap the units, recording each section as it lands, so that a
+	// later failure leaves g.cfg saying exactly what runs.
+	next := *old
+	var applied []string
+	fail := func(section string, err error) error {
+		g.cfg = &next
+		g.update("config partly applied")
+		if len(applied) == 0 {
+			return fmt.Errorf("%s: %w (kept the previous config)", section, err)
+		}
+		return fmt.Errorf("%s: %w (applied %v; kept the previous %s)", section, err, applied, section)
 	}
 	if ctlChanged {
-		if err := g.controls.stop(); err != nil {
+		deadline := time.Now().Add(applyStopBudget)
+		if err := g.controls.stop(deadline); err != nil {
 			g.log.Warn("controls stop", "err", err)
 		}
 		ctl, err := g.startControls(r, g.buttons)
 		if err != nil {
-			if back, err2 := g.startControls(old, g.buttons); err2 == nil {
-				g.controls = back
-			} else {
-				g.controls = nil
-				g.log.Error("controls lost: the old config does not open again either", "err", err2)
+			back, err2 := g.startControls(old, g.buttons)
+			if err2 != nil {
+				g.log.Error("controls lost: the previous config does not open again either", "err", err2)
+				back = nil
 			}
-			return err
+			g.controls = back
+			g.ptt = map[string]bool{}
+			if nuSpeak != nil {
+				nuSpeak.enc.Close()
+			}
+			return fail("controls", err)
 		}
 		g.controls = ctl
 		g.ptt = map[string]bool{}
-		changed = append(changed, "controls")
+		next.Controls = r.Controls
+		applied = append(applied, "controls")
+	}
+	if speakChanged {
+		if err := g.swapSpeak(old, r, nuSpeak); err != nil {
+			return fail("audio", err)
+		}
+		next.Board, next.Audio, next.Opus = r.Board, r.Audio, r.Opus
+		applied = append(applied, "speak path")
+	} else if !sectionsEqual(old.Opus, r.Opus) {
+		enc := g.speak.enc
+		if err := errors.Join(enc.SetBitrate(r.Opus.Bitrate), enc.SetPacketLoss(*r.Opus.PacketLoss), enc.SetDTX(r.Opus.DTX)); err != nil {
+			return fail("opus", err)
+		}
+		next.Opus = r.Opus
+		applied = append(applied, "opus settings")
 	}
 	if roomChanged {
-		prev := g.roomNow.Swap(nil)
-		if prev != nil {
-			if err := prev.stop(); err != nil {
+		if prev := g.roomNow.Swap(nil); prev != nil {
+			if err := prev.stop(time.Now().Add(applyStopBudget)); err != nil {
 				g.log.Warn("room stop", "err", err)
 			}
 		}
-		u, err := g.startRoom(r)
-		if err != nil {
-			if back, err2 := g.startRoom(old); err2 == nil {
-				g.roomNow.Store(back)
-			}
-			g.in.room = room.StateConnecting
-			g.update("room restored after a failed change")
-			return err
-		}
-		g.roomNow.Store(u)
 		g.in.room, g.in.roomReason = room.StateConnecting, "joining with the new config"
-		g.in.policyErr = policyError(r, u.encrypted)
-		changed = append(changed, "room")
+		g.in.policyErr = policyError(r, nuRoom.encrypted)
+		g.roomNow.Store(nuRoom)
+		nuRoom.start(g)
+		next.Room, next.E2EE, next.Device, next.Opus = r.Room, r.E2EE, r.Device, r.Opus
+		applied = append(applied, "room")
 	}
-	g.cfg = r
-	g.log.Info("config applied", "restarted", changed)
+	if !sectionsEqual(old.MQTT, r.MQTT) || !sectionsEqual(old.HTTP, r.HTTP) {
+		g.log.Warn("mqtt and http changes take effect when onaird restarts")
+	}
+	next.MQTT, next.HTTP = r.MQTT, r.HTTP
+	g.cfg = &next
+	g.log.Info("config applied", "restarted", applied)
 	g.update("config applied")
 	return nil
 }
 
-// restartSpeak swaps the speak path. The new chain and encoder are built
-// first (config errors stop here, with nothing touched); the old capture is
-// then released, because a sound card can be opened once, and the new one
-// opened once synchronously. If that fails, the old speak path is started
-// again and the error returned.
-func (g *Gateway) restartSpeak(old, r *provisioning.Resolved) error {
-	nu, err := buildSpeak(r)
-	if err != nil {
-		return err
-	}
-	if err := g.speak.stop(); err != nil {
+// swapSpeak replaces the speak path with nu, built from r. The old capture
+// is released first, because a sound card can be opened once; the new one
+// is opened once synchronously. If that fails, the old speak path is
+// started again and the error returned.
+func (g *Gateway) swapSpeak(old, r *provisioning.Resolved, nu *speakUnit) error {
+	if err := g.speak.stop(time.Now().Add(applyStopBudget)); err != nil {
 		g.log.Warn("speak stop", "err", err)
 	}
 	probe, err := g.hw.OpenSource(r)
@@ -223,6 +259,8 @@ func (g *Gateway) restartSpeak(old, r *provisioning.Resolved) error {
 		nu.enc.Close()
 		back, err2 := buildSpeak(old)
 		if err2 != nil {
+			// Nothing captures now: say so rather than look live.
+			g.in.captureErr = "capture: the previous audio config does not start again: " + err2.Error()
 			return errors.Join(err, err2)
 		}
 		g.speak = back

@@ -77,7 +77,8 @@ type Status struct {
 // and are handled on Run's goroutine only, so the state needs no lock
 // (Status copies a snapshot under a mutex).
 type Gateway struct {
-	log    *slog.Logger
+	log    *slog.Logger // component=gateway
+	base   *slog.Logger // for the parts, which add their own component
 	clock  clockwork.Clock
 	hw     Hardware
 	rooms  RoomFactory
@@ -92,12 +93,10 @@ type Gateway struct {
 	controls *controlsUnit
 
 	// inputs from other goroutines
-	roomState  chan struct{} // latest state in lastRoom
-	lastRoomMu sync.Mutex
-	lastRoom   room.StateChange
-	captureCh  chan captureReport
-	buttons    chan gpio.ButtonEvent
-	cmds       chan request
+	roomState chan struct{} // the current room unit has a new state
+	captureCh chan captureReport
+	buttons   chan gpio.ButtonEvent
+	cmds      chan request
 
 	// loop state
 	in            inputs
@@ -115,6 +114,7 @@ type Gateway struct {
 	statusMu sync.Mutex
 	status   Status
 	running  atomic.Bool
+	loopDone chan struct{} // closed when Run's loop has returned
 }
 
 // New builds a gateway for a validated config. It opens nothing: Run does.
@@ -142,6 +142,7 @@ func New(r *provisioning.Resolved, opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{
 		log:       opts.Log.With("component", "gateway"),
+		base:      opts.Log,
 		clock:     opts.Clock,
 		hw:        opts.Hardware,
 		rooms:     opts.Rooms,
@@ -167,6 +168,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return errors.New("gateway: already running")
 	}
 	defer g.running.Store(false)
+	g.loopDone = make(chan struct{})
 	r := g.cfg
 	// Start: release stale state (controls open dark) → open hardware →
 	// connect → READY.
@@ -177,19 +179,20 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.controls = ctl
 	sp, err := buildSpeak(r)
 	if err != nil {
-		g.controls.stop()
+		g.controls.stop(time.Now().Add(shutdownBudget))
 		return err
+	}
+	ru, err := g.buildRoom(r)
+	if err != nil {
+		sp.enc.Close()
+		g.controls.stop(time.Now().Add(shutdownBudget))
+		return fmt.Errorf("room: %w", err)
 	}
 	g.speak = sp
 	g.encRef.p.Store(sp.enc)
 	sp.start(g, r, g.reportCapture)
-	ru, err := g.startRoom(r)
-	if err != nil {
-		sp.stop()
-		g.controls.stop()
-		return fmt.Errorf("room: %w", err)
-	}
 	g.roomNow.Store(ru)
+	ru.start(g)
 	g.in.started = true
 	g.in.policyErr = policyError(r, ru.encrypted)
 	g.since = g.clock.Now()
@@ -199,16 +202,23 @@ func (g *Gateway) Run(ctx context.Context) error {
 		"backend", r.Room.Backend, "encrypted", ru.encrypted)
 
 	g.loop(ctx)
+	close(g.loopDone)
 
-	// Stop in reverse order, bounded.
+	// Stop in reverse order against one deadline: the room and the speak
+	// path in parallel, then the controls.
 	g.notify.Stopping()
-	var errs []error
+	deadline := time.Now().Add(shutdownBudget)
+	var roomErr, speakErr error
+	var wg sync.WaitGroup
 	if u := g.roomNow.Swap(nil); u != nil {
-		errs = append(errs, u.stop())
+		wg.Add(1)
+		go func() { defer wg.Done(); roomErr = u.stop(deadline) }()
 	}
-	errs = append(errs, g.speak.stop())
+	speakErr = g.speak.stop(deadline)
+	wg.Wait()
+	errs := []error{roomErr, speakErr}
 	g.gateOpen = false
-	errs = append(errs, g.controls.stop())
+	errs = append(errs, g.controls.stop(deadline))
 	g.controls = nil // closed: nothing left to show state on
 	g.in.started = false
 	g.update("stopped")
@@ -237,9 +247,14 @@ func (g *Gateway) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-g.roomState:
-			g.lastRoomMu.Lock()
-			sc := g.lastRoom
-			g.lastRoomMu.Unlock()
+			u := g.roomNow.Load()
+			if u == nil || u.sup == nil {
+				continue
+			}
+			sc := u.last()
+			if sc.State == room.StateIdle && sc.Reason == "" {
+				continue // no report from this unit yet
+			}
 			g.in.room, g.in.roomReason = sc.State, sc.Reason
 			g.update("room " + sc.State.String())
 		case rep := <-g.captureCh:
@@ -263,11 +278,16 @@ func (g *Gateway) loop(ctx context.Context) {
 	}
 }
 
-// onRoomState is called on the supervisor's goroutine; it must not block.
-func (g *Gateway) onRoomState(sc room.StateChange) {
-	g.lastRoomMu.Lock()
-	g.lastRoom = sc
-	g.lastRoomMu.Unlock()
+// onRoomState is called on a room unit's supervisor goroutine; it must not
+// block. The report goes into that unit's own slot; the loop reads only the
+// current unit's.
+func (g *Gateway) onRoomState(u *roomUnit, sc room.StateChange) {
+	u.mu.Lock()
+	u.state = sc
+	u.mu.Unlock()
+	if g.roomNow.Load() != u {
+		return // a unit being replaced
+	}
 	select {
 	case g.roomState <- struct{}{}:
 	default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -313,3 +314,42 @@ func TestApplyKeepsRunningOnBadChange(t *testing.T) {
 }
 
 func passphraseSecret(s string) conf.Secret { return conf.Secret(s) }
+
+// TestStaleRoomReportIgnored: a room unit being replaced may still report
+// (a late "stopped"); it must not overwrite the current room's state.
+func TestStaleRoomReportIgnored(t *testing.T) {
+	h := startHarness(t, simDoc)
+	stale := &roomUnit{done: make(chan struct{})}
+	h.g.onRoomState(stale, room.StateChange{State: room.StateStopped, Reason: "stopped"})
+	if err := h.g.Do(context.Background(), Command{Kind: CmdIdentify}); err != nil {
+		t.Fatal(err) // a round trip through the loop
+	}
+	if s := h.g.Status().State; s != StateLive {
+		t.Fatalf("a stale unit's report changed the state to %s", s)
+	}
+}
+
+// TestRejectedControlsChangeKeepsEverything: a controls change that cannot
+// open (an LED ring on the simulated board, which has no SPI) is rolled
+// back: nothing else in the same change is applied, the running config is
+// unchanged, and the tally still follows the state.
+func TestRejectedControlsChangeKeepsEverything(t *testing.T) {
+	h := startHarness(t, simDoc)
+	ctx := context.Background()
+	if err := h.g.Do(ctx, Command{Kind: CmdOnAir, On: true}); err != nil {
+		t.Fatal(err)
+	}
+	bad := resolve(t, simDoc+"controls:\n  leds: [{pin: GPIO22, role: tally}]\n  ring: {spi: SPI0.0, leds: 12}\n")
+	bad.Opus.Bitrate = 24000
+	err := h.g.Apply(ctx, bad)
+	if err == nil || !strings.Contains(err.Error(), "controls") || !strings.Contains(err.Error(), "kept the previous config") {
+		t.Fatalf("Apply = %v", err)
+	}
+	if h.g.cfg.Opus.Bitrate != 32000 || h.g.cfg.Controls.Ring != nil {
+		t.Errorf("a rejected change was partly recorded: bitrate %d, ring %v", h.g.cfg.Opus.Bitrate, h.g.cfg.Controls.Ring)
+	}
+	if s := h.g.Status(); s.State != StateOnAir || !s.OnAir {
+		t.Fatalf("state after the rejected change: %s", s.State)
+	}
+	waitFor(t, "tally on again", func() bool { return tally(t, h) == pgpio.High })
+}

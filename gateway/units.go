@@ -22,9 +22,26 @@ import (
 // the speak path, the room, the controls. Each owns its goroutines and
 // waits for them in stop.
 
-// stopTimeout bounds how long one unit may take to stop; all of onaird
-// must stop within 2 s of SIGTERM.
-const stopTimeout = 1500 * time.Millisecond
+// Stop budgets. All of onaird must stop within 2 s of SIGTERM: Run gives
+// its units one shared deadline (the room and the speak path stop in
+// parallel, then the controls); a config change gives each unit it restarts
+// applyStopBudget.
+const (
+	shutdownBudget  = 1700 * time.Millisecond
+	applyStopBudget = 800 * time.Millisecond
+)
+
+// waitUntil waits for done until deadline.
+func waitUntil(done <-chan struct{}, deadline time.Time) bool {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
 
 // speakUnit is capture → DSP → Opus. When the capture device vanishes it
 // reopens it with backoff, keeping the chain and encoder.
@@ -91,7 +108,7 @@ func (u *speakUnit) runOnce(ctx context.Context, g *Gateway, r *provisioning.Res
 	if err != nil {
 		return fmt.Errorf("open capture %q: %w", r.Audio.Capture.Device, err)
 	}
-	p, err := pipeline.New(pipeline.Config{}, src, u.chain, u.enc, g.log)
+	p, err := pipeline.New(pipeline.Config{}, src, u.chain, u.enc, g.base)
 	if err != nil {
 		src.Close()
 		return err
@@ -106,18 +123,17 @@ func (u *speakUnit) runOnce(ctx context.Context, g *Gateway, r *provisioning.Res
 	return err
 }
 
-// stop ends the capture loop and waits for it, within stopTimeout.
-func (u *speakUnit) stop() error {
-	if u.cancel == nil {
-		return nil
+// stop ends the capture loop and waits for it until deadline. The encoder
+// is closed either way (it is safe to close under a late Encode).
+func (u *speakUnit) stop(deadline time.Time) error {
+	var err error
+	if u.cancel != nil {
+		u.cancel()
+		if !waitUntil(u.done, deadline) {
+			err = errors.New("capture did not stop in time")
+		}
 	}
-	u.cancel()
-	select {
-	case <-u.done:
-	case <-time.After(stopTimeout):
-		return errors.New("capture did not stop in time")
-	}
-	return u.enc.Close()
+	return errors.Join(err, u.enc.Close())
 }
 
 // stats returns the current pipeline's counters (zero before the first
@@ -131,53 +147,75 @@ func (u *speakUnit) stats() pipeline.Stats {
 
 // roomUnit is one room's Supervisor.
 type roomUnit struct {
-	sup       *room.Supervisor
-	keys      *e2ee.Keys // nil when the room has no key
+	sup       *room.Supervisor // nil when policy forbids joining
+	keys      *e2ee.Keys       // nil when the room has no key
 	encrypted bool
 	cancel    context.CancelFunc
 	done      chan struct{}
+
+	mu    sync.Mutex
+	state room.StateChange // the supervisor's latest report
 }
 
-func (g *Gateway) startRoom(r *provisioning.Resolved) (*roomUnit, error) {
+// buildRoom makes the keys, the room and its supervisor: everything that can
+// fail for config reasons, with nothing started and nothing running touched.
+func (g *Gateway) buildRoom(r *provisioning.Resolved) (*roomUnit, error) {
 	keys, err := newEncryptor(r)
 	if err != nil {
 		return nil, err
 	}
-	rm, encrypted, err := g.rooms(r, keys, g.log)
+	rm, encrypted, err := g.rooms(r, keys, g.base)
 	if err != nil {
 		return nil, err
 	}
+	u := &roomUnit{keys: keys, encrypted: encrypted, done: make(chan struct{})}
 	if policyError(r, encrypted) != "" {
 		// Not even silence may reach a room that cannot be encrypted when
 		// encryption is required: do not join it at all.
-		done := make(chan struct{})
-		close(done)
-		return &roomUnit{keys: keys, cancel: func() {}, done: done}, nil
+		return u, nil
 	}
 	sc := r.Room.SupervisorConfig()
-	sc.OnState = g.onRoomState
+	// Each unit reports into its own slot: a unit being replaced may still
+	// report (a late "stopped") and must not overwrite the current one.
+	sc.OnState = func(c room.StateChange) { g.onRoomState(u, c) }
 	sc.OnEvent = g.onRoomEvent
 	sc.Encoder = &g.encRef
-	sup := room.NewSupervisor(rm, sc, g.log)
-	ctx, cancel := context.WithCancel(context.Background())
-	u := &roomUnit{sup: sup, keys: keys, encrypted: encrypted, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(u.done)
-		if err := sup.Run(ctx); err != nil {
-			g.log.Error("room supervisor stopped", "err", err)
-		}
-	}()
+	u.sup = room.NewSupervisor(rm, sc, g.base)
 	return u, nil
 }
 
-func (u *roomUnit) stop() error {
-	u.cancel()
-	select {
-	case <-u.done:
+// start runs the supervisor.
+func (u *roomUnit) start(g *Gateway) {
+	ctx, cancel := context.WithCancel(context.Background())
+	u.cancel = cancel
+	if u.sup == nil {
+		close(u.done)
+		return
+	}
+	go func() {
+		defer close(u.done)
+		if err := u.sup.Run(ctx); err != nil {
+			g.log.Error("room supervisor stopped", "err", err)
+		}
+	}()
+}
+
+// last returns the unit's latest supervisor state.
+func (u *roomUnit) last() room.StateChange {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.state
+}
+
+func (u *roomUnit) stop(deadline time.Time) error {
+	if u.cancel == nil {
 		return nil
-	case <-time.After(stopTimeout):
+	}
+	u.cancel()
+	if !waitUntil(u.done, deadline) {
 		return errors.New("room did not leave in time")
 	}
+	return nil
 }
 
 // controlsUnit is the board's buttons, LEDs and ring.
@@ -248,7 +286,7 @@ func (u *controlsUnit) indicators() gpio.Indicators {
 	return u.c.Indicators
 }
 
-func (u *controlsUnit) stop() error {
+func (u *controlsUnit) stop(deadline time.Time) error {
 	if u == nil {
 		return nil
 	}
@@ -257,9 +295,7 @@ func (u *controlsUnit) stop() error {
 		u.wake()
 	}
 	var err error
-	select {
-	case <-u.done:
-	case <-time.After(stopTimeout):
+	if !waitUntil(u.done, deadline) {
 		err = errors.New("buttons did not stop in time")
 	}
 	if u.c != nil {

@@ -20,6 +20,9 @@ func Warnings(path string, r *Resolved) []string {
 	if r.Room.APISecret.IsSet() {
 		w = append(w, "room.api_secret is set: this device can mint any token for its LiveKit project; prefer room.token in production")
 	}
+	if r.E2EE.Enabled() && r.Room.Backend == "whip" {
+		w = append(w, "e2ee: a key is set but room.backend whip cannot carry LiveKit's frame encryption: audio goes out NOT end-to-end encrypted; set e2ee.required to refuse that")
+	}
 	if !r.E2EE.Enabled() {
 		w = append(w, "e2ee: no key is set, so the room server can hear this device's audio; set e2ee.passphrase")
 	}

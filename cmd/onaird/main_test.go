@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,5 +149,35 @@ func TestSIGTERMStopsQuickly(t *testing.T) {
 			cmd.Process.Kill()
 			t.Fatalf("%v: still running 5 s after the signal\n%s", sig, errOut.String())
 		}
+	}
+}
+
+// TestStartFailureExits: a failure after the config loaded (here the status
+// port is taken) makes onaird exit promptly with code 2, not hang.
+func TestStartFailureExits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg, err := os.ReadFile("../../examples/sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(string(cfg), `listen: ""`, "listen: "+ln.Addr().String(), 1)
+	cmd, _, errOut := startOnaird(t, doc, 0)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 2 {
+			t.Errorf("exit %v, want 2\n%s", err, errOut.String())
+		}
+		if !strings.Contains(errOut.String(), "http.listen") {
+			t.Errorf("the error does not name http.listen:\n%s", errOut.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("onaird still running 5 s after failing to start\n%s", errOut.String())
 	}
 }

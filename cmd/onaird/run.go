@@ -18,6 +18,10 @@ import (
 // reloads the config file: a bad file is rejected with every problem logged,
 // and the device keeps running on the last good config.
 func run(ctx context.Context, o options, log *slog.Logger) error {
+	// Catch SIGHUP before anything else: its default action kills.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	r, err := provisioning.Load(o.config)
 	if err != nil {
 		for _, p := range provisioning.Problems(err) {
@@ -37,13 +41,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	// Cancel first, then wait: the goroutines below end on ctx.
+	defer func() { cancel(); wg.Wait() }()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

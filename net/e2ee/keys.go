@@ -21,6 +21,7 @@
 package e2ee
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -177,20 +178,23 @@ const ivLength = 12
 // 256 frames (5 s of 20 ms frames) instead of one per frame.
 const ivBatch = 256
 
-// sealState is the AEAD for the current key index, rebuilt on rotation.
+// sealState is the AEAD for the current key, rebuilt on rotation.
 type sealState struct {
 	index uint32
+	key   []byte // compared on every frame: a rotation may reuse an index
 	aead  cipher.AEAD
 }
 
 func (k *Keys) sealer() (*sealState, error) {
 	idx := k.kp.CurrentKeyIndex()
-	if st := k.seal.Load(); st != nil && st.index == idx {
-		return st, nil
-	}
 	key, err := k.kp.GetKey(idx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: index %d", ErrNoKey, idx)
+	}
+	// A new key at the same index (a passphrase changed in place) must
+	// take effect at once, so the cache is keyed by the key bytes too.
+	if st := k.seal.Load(); st != nil && st.index == idx && bytes.Equal(st.key, key) {
+		return st, nil
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -200,7 +204,7 @@ func (k *Keys) sealer() (*sealState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("e2ee: %w", err)
 	}
-	st := &sealState{index: idx, aead: aead}
+	st := &sealState{index: idx, key: append([]byte(nil), key...), aead: aead}
 	k.seal.Store(st)
 	return st, nil
 }

@@ -144,6 +144,18 @@ func TestRotation(t *testing.T) {
 	if _, err := old.Open(nil, after, "dev"); !errors.Is(err, ErrNoKey) || !strings.Contains(err.Error(), "index 1") {
 		t.Errorf("old-key listener: %v", err)
 	}
+	// A new key at the same index takes effect from the next frame.
+	if err := dev.Rotate(1, "third-passphrase", ""); err != nil {
+		t.Fatal(err)
+	}
+	third := keys(t, Config{Passphrase: "third-passphrase", KeyIndex: 1})
+	inPlace, _ := dev.Seal(nil, opusFrame(40, 3))
+	if _, err := third.Open(nil, inPlace, "dev"); err != nil {
+		t.Errorf("after an in-place rotation the new key does not open the frame: %v", err)
+	}
+	if _, err := both.Open(nil, inPlace, "dev"); err == nil {
+		t.Error("after an in-place rotation the old key still opens new frames")
+	}
 	if err := dev.Rotate(300, "x-passphrase", ""); err == nil {
 		t.Error("index 300 accepted")
 	}
