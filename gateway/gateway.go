@@ -86,7 +86,7 @@ type Gateway struct {
 	opts   Options
 
 	cfg      *provisioning.Resolved
-	sink     pipeline.Sink
+	sink     *sinkTo
 	encRef   encoderRef
 	roomNow  atomic.Pointer[roomUnit]
 	speak    *speakUnit
@@ -156,7 +156,7 @@ func New(r *provisioning.Resolved, opts Options) (*Gateway, error) {
 		ptt:       map[string]bool{},
 		state:     StateIdle,
 	}
-	g.sink = sinkTo{g}
+	g.sink = &sinkTo{g: g, rate: r.Audio.Capture.Rate}
 	return g, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	pgpio "periph.io/x/conn/v3/gpio"
 
+	"github.com/onair-gateway/onair/audio/pipeline"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/room"
@@ -69,11 +70,12 @@ func (r *testRoom) Join(ctx context.Context) (room.Session, error) {
 }
 
 type testSession struct {
-	r      *testRoom
-	events chan room.Event
-	done   chan struct{}
-	once   sync.Once
-	denied atomic.Bool
+	r       *testRoom
+	events  chan room.Event
+	done    chan struct{}
+	once    sync.Once
+	denied  atomic.Bool
+	skipped atomic.Int64 // total Skip, ns
 }
 
 func (s *testSession) WriteOpus(pkt []byte, _ time.Duration) error {
@@ -83,6 +85,7 @@ func (s *testSession) WriteOpus(pkt []byte, _ time.Duration) error {
 	s.r.written.Add(1)
 	return nil
 }
+func (s *testSession) Skip(d time.Duration)      { s.skipped.Add(int64(d)) }
 func (s *testSession) Events() <-chan room.Event { return s.events }
 func (s *testSession) Stats() room.Stats         { return room.Stats{} }
 func (s *testSession) Done() <-chan struct{}     { return s.done }
@@ -352,4 +355,30 @@ func TestRejectedControlsChangeKeepsEverything(t *testing.T) {
 		t.Fatalf("state after the rejected change: %s", s.State)
 	}
 	waitFor(t, "tally on again", func() bool { return tally(t, h) == pgpio.High })
+}
+
+// TestSinkSkipsCaptureGaps: when packet positions jump (frames dropped
+// before encoding), the sink advances the session's RTP clock by the gap.
+func TestSinkSkipsCaptureGaps(t *testing.T) {
+	h := startHarness(t, simDoc)
+	sess := <-h.room.joined
+	sink := &sinkTo{g: h.g, rate: 48000} // a sink of its own: the running one belongs to the pipeline
+	pkt := func(pos int64) pipeline.Packet {
+		return pipeline.Packet{Data: []byte{0xf8, 1}, Pos: pos, Duration: 20 * time.Millisecond}
+	}
+	for _, pos := range []int64{0, 960, 1920, 1920 + 960 + 4800, 1920 + 2*960 + 4800} {
+		if err := sink.WritePacket(pkt(pos)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := time.Duration(sess.skipped.Load()); got != 100*time.Millisecond {
+		t.Errorf("skipped %v, want the 100 ms gap", got)
+	}
+	// A new capture restarts its count at 0: not a gap.
+	if err := sink.WritePacket(pkt(0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Duration(sess.skipped.Load()); got != 100*time.Millisecond {
+		t.Errorf("a restarted capture counted as a gap: skipped %v", got)
+	}
 }

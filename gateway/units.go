@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/audio/pipeline"
@@ -345,10 +346,24 @@ func (b *backoff) next() time.Duration {
 	return time.Duration(float64(b.cur) * (1 + j))
 }
 
-// sinkTo adapts the room supervisor to the pipeline's Sink.
-type sinkTo struct{ g *Gateway }
+// sinkTo adapts the room supervisor to the pipeline's Sink. It is called
+// from the pipeline's processing goroutine only. When packet positions
+// jump (capture frames dropped under load, an overrun), it advances the
+// session's RTP clock by the gap, so timestamps follow the sample counter.
+// A new capture (a reopened device) restarts the count and is not a gap.
+type sinkTo struct {
+	g    *Gateway
+	next int64 // position just after the last packet
+	rate audio.SampleRate
+}
 
-func (s sinkTo) WritePacket(p pipeline.Packet) error {
+func (s *sinkTo) WritePacket(p pipeline.Packet) error {
+	if s.rate > 0 && p.Pos > s.next && s.next > 0 {
+		if u := s.g.roomNow.Load(); u != nil && u.sup != nil {
+			u.sup.Skip(s.rate.Duration(int(p.Pos - s.next)))
+		}
+	}
+	s.next = p.Pos + int64(s.rate.Samples(p.Duration))
 	u := s.g.roomNow.Load()
 	if u == nil {
 		return room.ErrNotConnected
@@ -359,5 +374,5 @@ func (s sinkTo) WritePacket(p pipeline.Packet) error {
 	return u.sup.WriteOpus(p.Data, p.Duration)
 }
 
-var _ pipeline.Sink = sinkTo{}
+var _ pipeline.Sink = (*sinkTo)(nil)
 var _ room.Encoder = (*encoderRef)(nil)

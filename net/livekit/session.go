@@ -147,6 +147,19 @@ func (s *session) start() {
 	go s.monitor()
 }
 
+// Skip advances the RTP clock by d without sending: audio the device never
+// captured. The next packet starts a talkspurt (marker bit, RFC 7587 §4.1).
+// It implements room.Skipper.
+func (s *session) Skip(d time.Duration) {
+	samples := uint32(int64(d) * rtpClock / int64(time.Second))
+	s.wmu.Lock()
+	s.pkt.Timestamp += samples
+	s.marker = true
+	s.wmu.Unlock()
+}
+
+var _ room.Skipper = (*session)(nil)
+
 // WriteOpus implements room.Session. It builds the RTP packet in a buffer
 // owned by the session (RFC 7587: one Opus packet per RTP packet, timestamp
 // on the 48 kHz clock) and hands it to pion, which copies what it keeps.

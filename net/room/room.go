@@ -53,6 +53,15 @@ type Session interface {
 	Close() error
 }
 
+// Skipper is implemented by sessions whose RTP clock can jump forward
+// without sending: for audio the device never captured (frames dropped
+// under load, a capture overrun), so that RTP timestamps follow the sample
+// counter (RFC 3550 §5.1) and the receiver does not buffer the gap as extra
+// latency. The next packet carries the marker bit where the backend sets it.
+type Skipper interface {
+	Skip(d time.Duration)
+}
+
 // Errors shared by every backend.
 var (
 	// ErrClosed is returned by a Session after Close.

@@ -198,6 +198,17 @@ func (s *Supervisor) WriteOpus(pkt []byte, dur time.Duration) error {
 	return err
 }
 
+// Skip advances the current session's RTP clock by d without sending,
+// when the session supports it (Skipper); with no session up it does
+// nothing (the next session starts its own clock).
+func (s *Supervisor) Skip(d time.Duration) {
+	if c := s.cur.Load(); c != nil {
+		if sk, ok := c.s.(Skipper); ok {
+			sk.Skip(d)
+		}
+	}
+}
+
 // State returns the latest state change.
 func (s *Supervisor) State() StateChange {
 	s.mu.Lock()

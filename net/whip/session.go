@@ -215,6 +215,18 @@ func (s *Session) waitUp(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
+// Skip advances the RTP clock by d without sending: audio the device never
+// captured, so timestamps keep following the sample counter (RFC 3550
+// §5.1). It implements room.Skipper.
+func (s *Session) Skip(d time.Duration) {
+	samples := uint32(d * 48000 / time.Second)
+	s.wmu.Lock()
+	s.pkt.Header.Timestamp += samples
+	s.wmu.Unlock()
+}
+
+var _ room.Skipper = (*Session)(nil)
+
 // WriteOpus implements room.Session. It sends pkt as one RTP packet
 // (RFC 7587 §4.2) stamped on the 48 kHz clock; dur advances the timestamp,
 // so every packet the encoder makes (DTX ones too) must be written for the
