@@ -20,12 +20,15 @@ APT_TEST  := chromium
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all deps deps-apt deps-go deps-npm build test check fmt vet staticcheck unit bench demo clean fuzz deb cross cross-test systemd-check
+.PHONY: all deps deps-build deps-apt deps-go deps-npm build test check fmt vet staticcheck unit bench demo clean fuzz deb cross cross-test systemd-check
 ARCH ?= arm64
 
 all: build
 
 deps: deps-apt deps-go deps-npm
+
+deps-build:
+	@scripts/deps-apt.sh $(APT_BUILD)
 
 deps-apt:
 	@scripts/deps-apt.sh $(APT_BUILD) $(APT_TEST)
@@ -81,7 +84,7 @@ fuzz:
 # The main job on built-in defaults: a loopback LiveKit server, onaird on the
 # simulated board speaking into room "demo", and a listener showing what
 # arrives. Ctrl-C stops all three.
-demo: deps-apt deps-go build
+demo: deps-build $(ONAIR_LIVEKIT_SERVER) build
 	@scripts/demo.sh
 
 # Debian packages for arm64, armhf and amd64 into dist/ (nfpm, cgo cross
