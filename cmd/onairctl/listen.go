@@ -151,13 +151,16 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else {
 		failure = l.show(runCtx, stdout)
 	}
+	// The recording ends when listening ends, not after leaving the room
+	// (which can take seconds): no trailing silence for the teardown.
+	end := time.Now()
 	stop()
 	if err := <-supDone; err != nil && failure == nil {
 		failure = err
 	}
 	l.wg.Wait()
 	if l.wav != nil {
-		if err := l.wav.close(l.wav.position(time.Now())); err != nil && failure == nil {
+		if err := l.wav.close(l.wav.position(end)); err != nil && failure == nil {
 			failure = fmt.Errorf("write %s: %w", opts.wav, err)
 		}
 	}
