@@ -78,9 +78,6 @@ func (f *Frame) Len() int {
 // Duration returns how long the frame lasts.
 func (f *Frame) Duration() time.Duration { return f.Rate.Duration(f.Len()) }
 
-// Silence sets every sample to zero.
-func (f *Frame) Silence() { clear(f.Samples) }
-
 // CopyFrom copies src's samples and position into f. Both frames must have the
 // same geometry; it reports an error otherwise.
 func (f *Frame) CopyFrom(src *Frame) error {

@@ -359,17 +359,7 @@ func (g *Gateway) onButton(ev gpio.ButtonEvent) {
 		g.onLongPress(ev)
 		return
 	}
-	g.update(fmt.Sprintf("button %s %s", ev.Name, kindName(ev.Kind)))
-}
-
-func kindName(k gpio.EventKind) string {
-	switch k {
-	case gpio.Press:
-		return "press"
-	case gpio.Release:
-		return "release"
-	}
-	return "long press"
+	g.update(fmt.Sprintf("button %s %s", ev.Name, ev.Kind))
 }
 
 // onLongPress: Identify and Forget holds. Holding a PTT button is talking,

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"sync"
@@ -151,29 +150,9 @@ func toneShare(x []float32, freq float64) float64 {
 // talker's 1 kHz tone; release: silence (DTX); the tally follows.
 func TestPTTIntoRealRoom(t *testing.T) {
 	srv := livekittest.Start(t)
-	doc := fmt.Sprintf(`
-device: {id: gw-e2e}
-board:
-  profile: sim
-  sim: {signal: tone, frequency: 1000, level: -12, snr: 50, keyboard: false}
-room: {url: %q, api_key: %s, api_secret: %s, room: e2e}
-opus: {dtx: true}
-`, srv.URL, srv.APIKey, srv.APISecret)
-	r := resolve(t, doc)
 	hw := &SimHardware{log: testLogger(t)}
-	g, err := New(r, Options{Hardware: hw, Log: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	g := runDeviceOn(t, deviceDoc(srv, "gw-e2e", "e2e", "signal: tone, frequency: 1000, level: -12", "opus: {dtx: true}"), hw)
+	ctx := context.Background()
 	waitFor(t, "live", func() bool { return g.Status().State == StateLive })
 	h := subscribe(t, srv, "e2e", "gw-e2e")
 	tallyLevel := func() pgpio.Level { l, _ := hw.Pins().Level("GPIO22"); return l }

@@ -14,7 +14,13 @@ import (
 // runDevice starts a gateway from a config document and stops it at cleanup.
 func runDevice(t *testing.T, doc string) *Gateway {
 	t.Helper()
-	g, err := New(resolve(t, doc), Options{Log: testLogger(t)})
+	return runDeviceOn(t, doc, nil)
+}
+
+// runDeviceOn is runDevice with the test's own Hardware (nil: the default).
+func runDeviceOn(t *testing.T, doc string, hw Hardware) *Gateway {
+	t.Helper()
+	g, err := New(resolve(t, doc), Options{Hardware: hw, Log: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,6 +34,19 @@ func runDevice(t *testing.T, doc string) *Gateway {
 		}
 	})
 	return g
+}
+
+// deviceDoc is the config of a simulated board saying signal (a board.sim
+// snippet) in room roomName of srv, with extra sections appended.
+func deviceDoc(srv *livekittest.Server, id, roomName, signal, extra string) string {
+	return fmt.Sprintf(`
+device: {id: %s}
+board:
+  profile: sim
+  sim: {%s, snr: 50, keyboard: false}
+room: {url: %q, api_key: %s, api_secret: %s, room: %s}
+%s
+`, id, signal, srv.URL, srv.APIKey, srv.APISecret, roomName, extra)
 }
 
 // TestWHIPIntoLiveKit: the device publishes through WHIP to livekit-server's
@@ -64,14 +83,7 @@ room: {backend: whip, url: %q, token: %q, room: whip-room}
 // of the server being back, without restarting the gateway.
 func TestServerRestartRecovers(t *testing.T) {
 	srv := livekittest.Start(t)
-	doc := fmt.Sprintf(`
-device: {id: restart-dev}
-board:
-  profile: sim
-  sim: {signal: tone, frequency: 1000, level: -12, snr: 50, keyboard: false}
-room: {url: %q, api_key: %s, api_secret: %s, room: restart}
-`, srv.URL, srv.APIKey, srv.APISecret)
-	g := runDevice(t, doc)
+	g := runDevice(t, deviceDoc(srv, "restart-dev", "restart", "signal: tone, frequency: 1000, level: -12", ""))
 	waitFor(t, "live", func() bool { return g.Status().State == StateLive })
 	if err := g.Do(context.Background(), Command{Kind: CmdOnAir, On: true}); err != nil {
 		t.Fatal(err)

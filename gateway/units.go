@@ -358,11 +358,8 @@ type sinkTo struct {
 }
 
 func (s *sinkTo) WritePacket(p pipeline.Packet) error {
-	if s.rate > 0 && p.Pos > s.next && s.next > 0 {
-		if u := s.g.roomNow.Load(); u != nil && u.sup != nil {
-			u.sup.Skip(s.rate.Duration(int(p.Pos - s.next)))
-		}
-	}
+	gap := s.next > 0 && p.Pos > s.next
+	skip := s.rate.Duration(int(p.Pos - s.next))
 	s.next = p.Pos + int64(s.rate.Samples(p.Duration))
 	u := s.g.roomNow.Load()
 	if u == nil {
@@ -370,6 +367,9 @@ func (s *sinkTo) WritePacket(p pipeline.Packet) error {
 	}
 	if u.sup == nil {
 		return room.ErrNotPublishing
+	}
+	if gap {
+		u.sup.Skip(skip)
 	}
 	return u.sup.WriteOpus(p.Data, p.Duration)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"sort"
@@ -218,7 +219,7 @@ func decodeYAML(data []byte, cfg *Config) []error {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, errEOF) || err.Error() == "EOF" {
+		if errors.Is(err, io.EOF) {
 			return nil // an empty document is all defaults
 		}
 		return []error{syntaxError("yaml", err)}
@@ -241,8 +242,6 @@ func decodeYAML(data []byte, cfg *Config) []error {
 	}
 	return errs
 }
-
-var errEOF = errors.New("EOF")
 
 // errSyntax marks a document that does not parse at all.
 var errSyntax = errors.New("syntax")

@@ -2,6 +2,7 @@ package dsp
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/onair-gateway/onair/conf"
@@ -122,7 +123,7 @@ func (c Config) Validate(channels int) error {
 	}
 	for i, g := range c.Gains {
 		if g < -20 || g > 20 {
-			errs = append(errs, conf.Errorf("gains["+itoa(i)+"]", "%v dB is out of range -20..20", g))
+			errs = append(errs, conf.Errorf("gains["+strconv.Itoa(i)+"]", "%v dB is out of range -20..20", g))
 		}
 	}
 	switch c.Beam {
@@ -160,11 +161,4 @@ func (c Config) Validate(channels int) error {
 		errs = append(errs, conf.Errorf("fade", "%v is out of range 1ms..100ms", f))
 	}
 	return errors.Join(errs...)
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }

@@ -327,6 +327,24 @@ static int onair_recover(onair_pcm *h, int err)
 	return 0;
 }
 
+// onair_idle handles a read or write that moved nothing (0 or -EAGAIN):
+// it waits for the device, or, when the last wait was followed by no
+// progress either (*nap set), sleeps instead of spinning, and gives up with
+// -ETIMEDOUT once the device has stalled for stall_ms. It returns 0 to try
+// again or a negative errno to stop.
+static int onair_idle(onair_pcm *h, int *nap, int *naps)
+{
+	int e;
+
+	if (*nap && (long)++*naps * h->nap_ms >= h->stall_ms)
+		return -ETIMEDOUT;
+	e = onair_wait(h, *nap);
+	if (e < 0)
+		return e;
+	*nap = 1; // if the next call moves nothing, sleep instead of spin
+	return 0;
+}
+
 void onair_pcm_read(onair_pcm *h, void *buf, long frames, onair_io *io)
 {
 	char *p = buf;
@@ -348,17 +366,11 @@ void onair_pcm_read(onair_pcm *h, void *buf, long frames, onair_io *io)
 			continue;
 		}
 		if (n == 0 || n == -EAGAIN) {
-			int e;
-			if (nap && (long)++naps * h->nap_ms >= h->stall_ms) {
-				io->err = -ETIMEDOUT;
-				break;
-			}
-			e = onair_wait(h, nap);
+			int e = onair_idle(h, &nap, &naps);
 			if (e < 0) {
 				io->err = e;
 				break;
 			}
-			nap = 1; // if the next read moves nothing, sleep instead of spin
 			continue;
 		}
 		if (n == -EPIPE || n == -ESTRPIPE) {
@@ -403,17 +415,11 @@ void onair_pcm_write(onair_pcm *h, const void *buf, long frames, onair_io *io)
 			continue;
 		}
 		if (n == 0 || n == -EAGAIN) {
-			int e;
-			if (nap && (long)++naps * h->nap_ms >= h->stall_ms) {
-				io->err = -ETIMEDOUT;
-				break;
-			}
-			e = onair_wait(h, nap);
+			int e = onair_idle(h, &nap, &naps);
 			if (e < 0) {
 				io->err = e;
 				break;
 			}
-			nap = 1;
 			continue;
 		}
 		if (n == -EPIPE || n == -ESTRPIPE) {

@@ -19,6 +19,7 @@ package room
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -94,7 +95,7 @@ type JoinError struct {
 func (e *JoinError) Error() string {
 	s := "join: " + e.Op
 	if e.Status != 0 {
-		s += " (HTTP " + itoa(e.Status) + ")"
+		s += " (HTTP " + strconv.Itoa(e.Status) + ")"
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
@@ -104,16 +105,6 @@ func (e *JoinError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *JoinError) Unwrap() error { return e.Err }
-
-func itoa(i int) string {
-	if i < 0 {
-		return "-" + itoa(-i)
-	}
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
-}
 
 // EventKind is what an Event reports.
 type EventKind int
