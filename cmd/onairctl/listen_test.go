@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +53,20 @@ func TestMeter(t *testing.T) {
 		if f := m.freq(audio.Rate48k); math.Abs(f-c.freq) > 0.05 {
 			t.Errorf("freq %.3f, want %v", f, c.freq)
 		}
+	}
+	// Noise near the zero crossings (coding noise, hiss) must not count
+	// as extra periods: 1 kHz at -23 dBFS with hiss 26 dB below it.
+	var noisy meter
+	rng := rand.New(rand.NewPCG(1, 2))
+	for pos := 0; pos < 4*48000; pos += 960 {
+		x := sine(960, 1000, 0.1, pos)
+		for i := range x {
+			x[i] += float32(0.005 * rng.NormFloat64())
+		}
+		noisy.add(x, int64(pos))
+	}
+	if f := noisy.freq(audio.Rate48k); math.Abs(f-1000) > 0.5 {
+		t.Errorf("tone in noise: freq %.3f, want 1000", f)
 	}
 	var silent meter
 	silent.add(make([]float32, 480), 0)

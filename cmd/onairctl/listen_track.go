@@ -36,8 +36,18 @@ type meter struct {
 	zcFirst float64 // stream position of the first one
 	zcLast  float64 // and of the last one
 	prev    float32
+	env     float32 // magnitude envelope, for the crossing hysteresis
+	armed   bool    // the signal went clearly negative since the last crossing
 	started bool
 }
+
+// envRelease makes the envelope fall to 1/e in about 50 ms at 48 kHz.
+const envRelease = 0.99958
+
+// hysteresis is the fraction of the envelope the signal must fall below
+// zero before the next rising crossing counts, so that noise riding on a
+// crossing (coding noise, hiss) does not count as extra periods.
+const hysteresis = 0.3
 
 // add takes samples starting at stream position pos.
 func (m *meter) add(x []float32, pos int64) {
@@ -47,7 +57,16 @@ func (m *meter) add(x []float32, pos int64) {
 			m.peak = a
 		}
 		m.sumSq += f * f
-		if m.started && m.prev < 0 && v >= 0 {
+		if a := float32(math.Abs(f)); a > m.env {
+			m.env = a
+		} else {
+			m.env *= envRelease
+		}
+		if v < -hysteresis*m.env {
+			m.armed = true
+		}
+		if m.started && m.armed && m.prev < 0 && v >= 0 {
+			m.armed = false
 			// Interpolate where the signal crossed zero.
 			at := float64(pos+int64(i)-1) + float64(-m.prev)/float64(v-m.prev)
 			if m.zcN == 0 {
@@ -70,7 +89,8 @@ func (m *meter) dbfs() (rms, peak float64) {
 }
 
 // freq returns the dominant frequency estimated from rising zero crossings
-// (periods between the first and the last), 0 when there are too few.
+// (periods between the first and the last, each crossing counted only after
+// the signal fell clearly below zero), 0 when there are too few.
 func (m *meter) freq(rate audio.SampleRate) float64 {
 	if m.zcN < 3 || m.zcLast <= m.zcFirst {
 		return 0
@@ -81,7 +101,7 @@ func (m *meter) freq(rate audio.SampleRate) float64 {
 // restart forgets what was measured but keeps the crossing state, so a
 // window starts where the last one ended.
 func (m *meter) restart() {
-	*m = meter{prev: m.prev, started: m.started}
+	*m = meter{prev: m.prev, env: m.env, armed: m.armed, started: m.started}
 }
 
 func toDB(a float64) float64 {

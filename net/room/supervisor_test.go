@@ -451,7 +451,12 @@ func TestSupervisorStopsOnCancel(t *testing.T) {
 	if err := h.sup.WriteOpus([]byte{1}, 20*time.Millisecond); !errors.Is(err, ErrNotConnected) {
 		t.Errorf("WriteOpus after stop = %v", err)
 	}
-	// Run may be called again after it returned.
+	// Run may be called again once it has returned. The state reaches
+	// Stopped just before it returns, so wait for the return itself.
+	if err := <-h.done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	h.done <- nil // for the harness's cleanup
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := h.sup.Run(ctx); err != nil {
