@@ -46,6 +46,8 @@ func startHTTP(addr string, g *gateway.Gateway, log *slog.Logger) (*http.Server,
 			{"onair_capture_drops_total", s.Pipeline.Drops}, {"onair_capture_xruns_total", s.Pipeline.Xruns},
 			{"onair_late_frames_total", s.Pipeline.Late}, {"onair_packets_not_sent_total", s.RoomStats.Dropped},
 			{"onair_room_joins_total", s.RoomStats.JoinAttempts},
+			{"onair_room_join_failures_total", s.RoomStats.JoinFailures},
+			{"onair_room_early_joins_total", s.RoomStats.EarlyJoins},
 		} {
 			fmt.Fprintf(w, "# TYPE %s counter\n%s %d\n", m.name, m.name, m.v)
 		}

@@ -150,6 +150,46 @@ func TestSupervisorRejoinsAfterServerRestart(t *testing.T) {
 	}
 }
 
+// TestSupervisorBackSoonAfterLongOutage: the server stays down past the
+// SDK's resume window while the Supervisor's backoff has grown to 20 s.
+// Probing the server, the Supervisor joins within seconds of the server
+// being back instead of sleeping out the backoff.
+func TestSupervisorBackSoonAfterLongOutage(t *testing.T) {
+	srv := livekittest.Start(t)
+	const name = "outage"
+	dev := newRoom(t, srv, name, "device", Options{ResumeTimeout: time.Second})
+	const backoff = 20 * time.Second
+	sup, states := runSupervisor(t, dev, room.SupervisorConfig{MinBackoff: backoff, MaxBackoff: time.Minute})
+	waitSupState(t, states, room.StateConnected, 20*time.Second)
+
+	srv.Kill()
+	// First the SDK tries to resume; then the session ends and the
+	// Supervisor schedules a join after its backoff.
+	c := waitSupState(t, states, room.StateReconnecting, 15*time.Second)
+	for c.RetryIn == 0 {
+		c = waitSupState(t, states, room.StateReconnecting, 15*time.Second)
+	}
+	lost := time.Now()
+	if c.RetryIn < backoff*3/4 {
+		t.Fatalf("backoff %v after the loss, want about %v", c.RetryIn, backoff)
+	}
+	time.Sleep(3 * time.Second) // down well past the resume window
+	srv.Restart()
+	back := time.Now()
+	waitSupState(t, states, room.StateConnected, 15*time.Second)
+	took := time.Since(back)
+	st := sup.Stats()
+	t.Logf("joined %v after the server was back (%v after the loss, backoff was %v); early joins %d",
+		took.Round(time.Millisecond), time.Since(lost).Round(time.Millisecond), c.RetryIn.Round(time.Millisecond), st.EarlyJoins)
+	if st.EarlyJoins != 1 {
+		t.Errorf("EarlyJoins = %d, want 1", st.EarlyJoins)
+	}
+	// Without probing the join could not come before the backoff ended.
+	if since := time.Since(lost); since >= c.RetryIn {
+		t.Errorf("joined %v after the loss: not before the %v backoff ended", since, c.RetryIn)
+	}
+}
+
 // TestSupervisorRefusedTokenNoBusyLoop joins with a token the server
 // refuses: the Supervisor must report an error state naming the cause and
 // then try only once per MaxBackoff of its (fake) clock.

@@ -184,6 +184,23 @@ func validateURL(signal string) (string, error) {
 	return u.String(), nil
 }
 
+// Probe implements room.Prober: it asks the server's HTTP root whether the
+// server answers at all. It sends no credential.
+func (r *Room) Probe(ctx context.Context) error {
+	u, err := url.Parse(r.cfg.URL)
+	if err != nil {
+		return err
+	}
+	switch u.Scheme {
+	case "ws":
+		u.Scheme = "http"
+	case "wss":
+		u.Scheme = "https"
+	}
+	u.Path, u.RawQuery, u.Fragment = "/", "", ""
+	return room.ProbeHTTP(ctx, r.http, u.String())
+}
+
 // retryAfter parses a Retry-After header in seconds (RFC 9110 §10.2.3; the
 // HTTP-date form is not used by LiveKit and reads as zero).
 func retryAfter(v string) time.Duration {
@@ -193,3 +210,5 @@ func retryAfter(v string) time.Duration {
 	}
 	return time.Duration(min(n, 3600)) * time.Second
 }
+
+var _ room.Prober = (*Room)(nil)

@@ -42,7 +42,9 @@ type Config struct {
 	// TokenTTL is the lifetime of minted tokens, 1m..24h. Default: 6h.
 	TokenTTL conf.Duration `yaml:"token_ttl" json:"token_ttl"`
 	// MinBackoff and MaxBackoff bound the reconnect backoff, which grows
-	// exponentially with jitter. Defaults: 1s and 30s.
+	// exponentially with jitter. Defaults: 1s and 30s. While it waits, the
+	// device probes the server once a second and rejoins as soon as a
+	// server that was down answers again.
 	MinBackoff conf.Duration `yaml:"min_backoff" json:"min_backoff"`
 	MaxBackoff conf.Duration `yaml:"max_backoff" json:"max_backoff"`
 }

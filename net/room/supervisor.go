@@ -90,6 +90,10 @@ type SupervisorConfig struct {
 	Encoder Encoder
 	// Adapt configures rate adaptation (used only with Encoder).
 	Adapt AdaptConfig
+	// ProbeInterval is how often a backoff wait probes a Room that
+	// implements Prober, to join as soon as a server that was down answers
+	// again. Default: 1s; negative: never probe.
+	ProbeInterval time.Duration
 }
 
 // SupervisorConfig returns a SupervisorConfig with c's backoff bounds.
@@ -109,6 +113,9 @@ type SupervisorStats struct {
 	// JoinAttempts and JoinFailures count calls to Room.Join and their
 	// failures; Sessions counts successful joins.
 	JoinAttempts, JoinFailures, Sessions uint64
+	// EarlyJoins counts backoff waits cut short because a probe found the
+	// server, which had been down, answering again (see Prober).
+	EarlyJoins uint64
 }
 
 // stableSession is how long a session must have lasted for its loss to start
@@ -136,7 +143,7 @@ type Supervisor struct {
 	cur     atomic.Pointer[current]
 	running atomic.Bool
 
-	dropped, attempts, failures, sessions atomic.Uint64
+	dropped, attempts, failures, sessions, early atomic.Uint64
 
 	mu       sync.Mutex // guards last
 	last     StateChange
@@ -160,6 +167,9 @@ func NewSupervisor(r Room, cfg SupervisorConfig, log *slog.Logger) *Supervisor {
 	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
+	}
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = time.Second
 	}
 	cfg.Adapt.setDefaults()
 	if log == nil {
@@ -224,6 +234,7 @@ func (s *Supervisor) Stats() SupervisorStats {
 		JoinAttempts: s.attempts.Load(),
 		JoinFailures: s.failures.Load(),
 		Sessions:     s.sessions.Load(),
+		EarlyJoins:   s.early.Load(),
 	}
 	if c := s.cur.Load(); c != nil {
 		st.Session = c.s.Stats()
@@ -310,13 +321,44 @@ func (s *Supervisor) failed(bo *backoff, err error) time.Duration {
 	return d
 }
 
-// wait sleeps d on the clock; it returns false if ctx ended first.
+// wait sleeps d on the clock; it returns false if ctx ended first. After a
+// failure that was not permanent it probes a Room that is a Prober and
+// returns early once a server that was down answers again.
 func (s *Supervisor) wait(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-s.clock.After(d):
-		return true
+	p, ok := s.room.(Prober)
+	if !ok || s.cfg.ProbeInterval <= 0 || d <= s.cfg.ProbeInterval || s.State().State == StateError {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-s.clock.After(d):
+			return true
+		}
+	}
+	end := s.clock.After(d)
+	tick := s.clock.After(s.cfg.ProbeInterval)
+	down := false
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-end:
+			return true
+		case <-tick:
+			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+			err := p.Probe(pctx)
+			cancel()
+			if ctx.Err() != nil {
+				return false
+			}
+			if err != nil {
+				down = true
+			} else if down {
+				s.early.Add(1)
+				s.log.Info("the server answers again; joining before the backoff ends")
+				return true
+			}
+			tick = s.clock.After(s.cfg.ProbeInterval)
+		}
 	}
 }
 

@@ -142,7 +142,7 @@ func (c *recClock) block(t *testing.T, n int) {
 
 type harness struct {
 	t      *testing.T
-	room   *scriptRoom
+	room   Room
 	clock  *recClock
 	sup    *Supervisor
 	states chan StateChange
@@ -152,7 +152,7 @@ type harness struct {
 	done   chan error
 }
 
-func start(t *testing.T, r *scriptRoom, mod func(*SupervisorConfig)) *harness {
+func start(t *testing.T, r Room, mod func(*SupervisorConfig)) *harness {
 	t.Helper()
 	h := &harness{
 		t:      t,

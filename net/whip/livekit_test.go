@@ -264,3 +264,21 @@ func serverDown(httpURL string) bool {
 	resp.Body.Close()
 	return false
 }
+
+// TestLiveKitWHIPProbe: the probe finds livekit-server's WHIP endpoint
+// while it runs and not once it is killed.
+func TestLiveKitWHIPProbe(t *testing.T) {
+	lk := livekittest.Start(t)
+	r, err := New(room.Config{URL: lk.HTTPURL + "/whip/v1", Token: conf.Secret(lk.Token("probe", "probe", true))},
+		Options{Loopback: true}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Probe(testContext(t)); err != nil {
+		t.Errorf("probe of a running server: %v", err)
+	}
+	lk.Kill()
+	if err := r.Probe(testContext(t)); err == nil {
+		t.Error("probe of a killed server succeeded")
+	}
+}

@@ -351,6 +351,12 @@ func (r *Room) Join(ctx context.Context) (room.Session, error) {
 	return s, nil
 }
 
+// Probe implements room.Prober: a HEAD request to the endpoint, which
+// succeeds on any HTTP answer (405 and 401 included). It sends no token.
+func (r *Room) Probe(ctx context.Context) error {
+	return room.ProbeHTTP(ctx, r.client, r.endpoint.String())
+}
+
 func (r *Room) join(ctx context.Context) (*Session, error) {
 	start := time.Now()
 	s, err := newSession(r)
@@ -432,3 +438,5 @@ func mediaType(v string) string {
 	}
 	return strings.ToLower(strings.TrimSpace(v))
 }
+
+var _ room.Prober = (*Room)(nil)

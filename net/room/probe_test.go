@@ -1,0 +1,196 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// probingRoom is a scriptRoom whose server is up or down as the test says.
+type probingRoom struct {
+	*scriptRoom
+	mu     sync.Mutex
+	up     bool
+	probes int
+}
+
+func (r *probingRoom) Probe(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.probes++
+	if !r.up {
+		return errNet
+	}
+	return nil
+}
+
+func (r *probingRoom) setUp(up bool) {
+	r.mu.Lock()
+	r.up = up
+	r.mu.Unlock()
+}
+
+func (r *probingRoom) probeCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.probes
+}
+
+// slowBackoff makes the first backoff wait 20 s, far longer than a probe.
+func slowBackoff(c *SupervisorConfig) {
+	c.MinBackoff, c.MaxBackoff = 20*time.Second, time.Minute
+}
+
+// TestSupervisorJoinsWhenServerIsBack: the server goes away under a live
+// session; the Supervisor probes during its 20 s backoff and joins the
+// moment the server answers again, 3 s later, not when the backoff ends.
+func TestSupervisorJoinsWhenServerIsBack(t *testing.T) {
+	r := &probingRoom{scriptRoom: &scriptRoom{}, up: true}
+	s1, s2 := newTestSession(), newTestSession()
+	r.add(step{sess: s1}, step{sess: s2})
+	h := start(t, r, slowBackoff)
+	h.waitState(StateConnected)
+
+	r.setUp(false)
+	s1.end(errNet)
+	c := h.waitState(StateReconnecting)
+	if c.RetryIn < 10*time.Second {
+		t.Fatalf("backoff %v, want the 20 s the test is about", c.RetryIn)
+	}
+	for i := 0; i < 2; i++ { // two probes find the server down
+		h.clock.block(t, 2) // the backoff and the probe timer
+		h.clock.Advance(time.Second)
+	}
+	h.clock.block(t, 2)
+	if n := r.joinCount(); n != 1 {
+		t.Fatalf("%d joins while the server was down, want 1", n)
+	}
+	r.setUp(true)
+	h.clock.Advance(time.Second)
+	h.waitState(StateConnected)
+	if n := r.joinCount(); n != 2 {
+		t.Errorf("%d joins, want 2", n)
+	}
+	if st := h.sup.Stats(); st.EarlyJoins != 1 {
+		t.Errorf("EarlyJoins = %d, want 1", st.EarlyJoins)
+	}
+	if n := h.logs.count("the server answers again; joining before the backoff ends"); n != 1 {
+		t.Errorf("early join logged %d times, want once", n)
+	}
+}
+
+// TestSupervisorProbeAnsweringServerWaits: a server that answers all along
+// (the join failed for another reason) does not cut the backoff short.
+func TestSupervisorProbeAnsweringServerWaits(t *testing.T) {
+	r := &probingRoom{scriptRoom: &scriptRoom{}, up: true}
+	s1 := newTestSession()
+	r.add(step{err: errNet}, step{sess: s1})
+	h := start(t, r, slowBackoff)
+	h.clock.block(t, 2)
+	c := h.sup.State()
+	if c.State != StateConnecting || c.RetryIn < 10*time.Second {
+		t.Fatalf("after a failed join: %+v", c)
+	}
+	for i := 0; i < 5; i++ {
+		h.clock.block(t, 2)
+		h.clock.Advance(time.Second)
+	}
+	h.clock.block(t, 2)
+	if n := r.joinCount(); n != 1 {
+		t.Fatalf("joined again after 5 s of a %v backoff with the server answering", c.RetryIn)
+	}
+	if r.probeCount() != 5 {
+		t.Errorf("%d probes in 5 s, want 5", r.probeCount())
+	}
+	h.clock.Advance(c.RetryIn)
+	h.waitState(StateConnected)
+	if st := h.sup.Stats(); st.EarlyJoins != 0 {
+		t.Errorf("EarlyJoins = %d, want 0", st.EarlyJoins)
+	}
+}
+
+// TestSupervisorNoProbeOnPermanentError: a refused token is not cured by
+// the server being up; the slow retry is not probed at all.
+func TestSupervisorNoProbeOnPermanentError(t *testing.T) {
+	r := &probingRoom{scriptRoom: &scriptRoom{}}
+	r.add(step{err: &JoinError{Op: "token", Status: 401, Permanent: true, Err: errors.New("unauthorized")}})
+	h := start(t, r, slowBackoff)
+	h.waitState(StateError)
+	h.clock.block(t, 1)
+	h.clock.Advance(5 * time.Second)
+	h.clock.block(t, 1)
+	if n := r.probeCount(); n != 0 {
+		t.Errorf("%d probes after a permanent error", n)
+	}
+}
+
+// TestSupervisorProbeDisabled: a negative ProbeInterval turns probing off.
+func TestSupervisorProbeDisabled(t *testing.T) {
+	r := &probingRoom{scriptRoom: &scriptRoom{}}
+	r.add(step{err: errNet})
+	h := start(t, r, func(c *SupervisorConfig) { slowBackoff(c); c.ProbeInterval = -1 })
+	h.waitState(StateConnecting)
+	h.clock.block(t, 1)
+	h.clock.Advance(5 * time.Second)
+	h.clock.block(t, 1)
+	if n := r.probeCount(); n != 0 {
+		t.Errorf("%d probes with probing off", n)
+	}
+}
+
+// TestProbeHTTP: any HTTP answer means the server is there; a closed port
+// and a server that never answers are errors, the latter within the
+// context's deadline.
+func TestProbeHTTP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodHead {
+			t.Errorf("probe used %s", r.Method)
+		}
+		w.WriteHeader(http.StatusMethodNotAllowed)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	if err := ProbeHTTP(ctx, srv.Client(), srv.URL); err != nil {
+		t.Errorf("answering server: %v", err)
+	}
+
+	// A port nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	if err := ProbeHTTP(ctx, http.DefaultClient, closed); err == nil {
+		t.Error("closed port: no error")
+	}
+
+	// A server that accepts and never answers.
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	go func() {
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := ProbeHTTP(tctx, http.DefaultClient, "http://"+mute.Addr().String()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("mute server: %v, want the deadline", err)
+	}
+	if err := ProbeHTTP(ctx, http.DefaultClient, "::bad"); err == nil {
+		t.Error("bad URL: no error")
+	}
+}
