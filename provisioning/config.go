@@ -70,6 +70,8 @@ type AudioConfig struct {
 }
 
 // MQTTConfig connects the device to a broker for provisioning and status.
+// This release validates the section but has no MQTT client yet: onaird
+// warns when Broker is set and does not contact it.
 type MQTTConfig struct {
 	// Broker is tcp://host:1883, ssl://host:8883 (or mqtt://, mqtts://).
 	// Empty disables MQTT. Default: empty.

@@ -286,6 +286,13 @@ func TestWarnings(t *testing.T) {
 	if strings.Contains(strings.Join(Warnings(path, r), "\n"), "chmod") {
 		t.Error("warns about a 0600 file")
 	}
+	if strings.Contains(strings.Join(Warnings(path, r), "\n"), "mqtt") {
+		t.Error("warns about mqtt with no broker set")
+	}
+	r.MQTT.Broker = "tcp://127.0.0.1:1883"
+	if w := strings.Join(Warnings(path, r), "\n"); !strings.Contains(w, "mqtt.broker is set") || !strings.Contains(w, "not contacted") {
+		t.Errorf("no warning that the broker is not used: %s", w)
+	}
 }
 
 func FuzzDecode(f *testing.F) {

@@ -23,6 +23,9 @@ func Warnings(path string, r *Resolved) []string {
 	if r.E2EE.Enabled() && r.Room.Backend == "whip" {
 		w = append(w, "e2ee: a key is set but room.backend whip cannot carry LiveKit's frame encryption: audio goes out NOT end-to-end encrypted; set e2ee.required to refuse that")
 	}
+	if r.MQTT.Broker != "" {
+		w = append(w, "mqtt.broker is set, but this onaird has no MQTT client yet: the broker is not contacted; status is on http.listen and the systemd status line")
+	}
 	if !r.E2EE.Enabled() {
 		w = append(w, "e2ee: no key is set, so the room server can hear this device's audio; set e2ee.passphrase")
 	}
