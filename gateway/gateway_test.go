@@ -374,11 +374,21 @@ func TestSinkSkipsCaptureGaps(t *testing.T) {
 	if got := time.Duration(sess.skipped.Load()); got != 100*time.Millisecond {
 		t.Errorf("skipped %v, want the 100 ms gap", got)
 	}
-	// A new capture restarts its count at 0: not a gap.
+	// A new capture restarts its count at 0: its positions say nothing
+	// about the pause, the clock does. Right away, nothing is skipped.
 	if err := sink.WritePacket(pkt(0)); err != nil {
 		t.Fatal(err)
 	}
 	if got := time.Duration(sess.skipped.Load()); got != 100*time.Millisecond {
-		t.Errorf("a restarted capture counted as a gap: skipped %v", got)
+		t.Errorf("an immediate new capture counted as a gap: skipped %v", got)
+	}
+	// The device is away 1.5 s: the packet after the reopen lands 1.5 s
+	// after the last one ended, and that pause is skipped.
+	h.clock.Advance(20*time.Millisecond + 1500*time.Millisecond)
+	if err := sink.WritePacket(pkt(0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Duration(sess.skipped.Load()); got != 1600*time.Millisecond {
+		t.Errorf("skipped %v after a 1.5 s capture pause, want 100 ms + 1.5 s", got)
 	}
 }

@@ -350,17 +350,30 @@ func (b *backoff) next() time.Duration {
 // from the pipeline's processing goroutine only. When packet positions
 // jump (capture frames dropped under load, an overrun), it advances the
 // session's RTP clock by the gap, so timestamps follow the sample counter.
-// A new capture (a reopened device) restarts the count and is not a gap.
+// A new capture (a reopened device) restarts the count; the time the
+// device was away, by the clock, is skipped instead, so a listener's jitter
+// buffer sees the pause as a pause and not as a late stream.
 type sinkTo struct {
-	g    *Gateway
-	next int64 // position just after the last packet
-	rate audio.SampleRate
+	g      *Gateway
+	next   int64 // position just after the last packet
+	rate   audio.SampleRate
+	lastAt time.Time     // when the last packet was written
+	last   time.Duration // and how long it was
 }
 
 func (s *sinkTo) WritePacket(p pipeline.Packet) error {
-	gap := s.next > 0 && p.Pos > s.next
-	skip := s.rate.Duration(int(p.Pos - s.next))
+	now := s.g.clock.Now()
+	var skip time.Duration
+	switch {
+	case s.next > 0 && p.Pos > s.next:
+		skip = s.rate.Duration(int(p.Pos - s.next))
+	case p.Pos < s.next:
+		// A new capture: skip the wall-clock pause since the last packet
+		// ended, if any.
+		skip = max(now.Sub(s.lastAt)-s.last, 0)
+	}
 	s.next = p.Pos + int64(s.rate.Samples(p.Duration))
+	s.lastAt, s.last = now, p.Duration
 	u := s.g.roomNow.Load()
 	if u == nil {
 		return room.ErrNotConnected
@@ -368,7 +381,7 @@ func (s *sinkTo) WritePacket(p pipeline.Packet) error {
 	if u.sup == nil {
 		return room.ErrNotPublishing
 	}
-	if gap {
+	if skip > 0 {
 		u.sup.Skip(skip)
 	}
 	return u.sup.WriteOpus(p.Data, p.Duration)
