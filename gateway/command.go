@@ -269,9 +269,6 @@ func (g *Gateway) swapSpeak(old, r *provisioning.Resolved, nu *speakUnit) error 
 		return fmt.Errorf("open capture %q: %w (kept the previous audio config)", r.Audio.Capture.Device, err)
 	}
 	probe.Close()
-	// The old pipeline has stopped and the new one has not started: the
-	// sink is not in use. A new capture restarts its sample count.
-	g.sink.rate, g.sink.next = r.Audio.Capture.Rate, 0
 	g.speak = nu
 	g.encRef.p.Store(nu.enc)
 	nu.start(g, r, g.reportCapture)

@@ -114,6 +114,9 @@ func (u *speakUnit) runOnce(ctx context.Context, g *Gateway, r *provisioning.Res
 		src.Close()
 		return err
 	}
+	// The previous pipeline (if any) has returned and this one has not
+	// started: nothing writes to the sink.
+	g.sink.newCapture(r.Audio.Capture.Rate)
 	p.SetSink(g.sink)
 	u.pipe.Store(p)
 	report(captureReport{})
@@ -357,20 +360,29 @@ type sinkTo struct {
 	g      *Gateway
 	next   int64 // position just after the last packet
 	rate   audio.SampleRate
+	fresh  bool          // a new capture starts: its count says nothing of the pause
 	lastAt time.Time     // when the last packet was written
 	last   time.Duration // and how long it was
+}
+
+// newCapture tells the sink that the next packet comes from a new capture
+// of rate. It is called only while no pipeline writes to the sink.
+func (s *sinkTo) newCapture(rate audio.SampleRate) {
+	s.rate, s.fresh = rate, true
 }
 
 func (s *sinkTo) WritePacket(p pipeline.Packet) error {
 	now := s.g.clock.Now()
 	var skip time.Duration
 	switch {
-	case s.next > 0 && p.Pos > s.next:
+	case s.fresh:
+		// Skip the pause since the last packet ended, by the clock.
+		if !s.lastAt.IsZero() {
+			skip = max(now.Sub(s.lastAt)-s.last, 0)
+		}
+		s.fresh = false
+	case p.Pos > s.next:
 		skip = s.rate.Duration(int(p.Pos - s.next))
-	case p.Pos < s.next:
-		// A new capture: skip the wall-clock pause since the last packet
-		// ended, if any.
-		skip = max(now.Sub(s.lastAt)-s.last, 0)
 	}
 	s.next = p.Pos + int64(s.rate.Samples(p.Duration))
 	s.lastAt, s.last = now, p.Duration
