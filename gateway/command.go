@@ -145,14 +145,21 @@ func opusStructural(a, b opus.Config) bool {
 		*a.Complexity != *b.Complexity || *a.FEC != *b.FEC
 }
 
+// speakBoard is the board config as the speak path sees it: without the
+// sim's button script, which belongs to the controls.
+func speakBoard(b provisioning.BoardConfig) provisioning.BoardConfig {
+	b.Sim.Script = nil
+	return b
+}
+
 func (g *Gateway) apply(r *provisioning.Resolved) error {
 	old := g.cfg
-	speakChanged := !sectionsEqual(old.Board, r.Board) || !sectionsEqual(old.Audio, r.Audio) || opusStructural(old.Opus, r.Opus)
+	speakChanged := !sectionsEqual(speakBoard(old.Board), speakBoard(r.Board)) || !sectionsEqual(old.Audio, r.Audio) || opusStructural(old.Opus, r.Opus)
 	// The room publishes a track whose channel count and DTX are part of
 	// its SDP: a change there needs a new session too.
 	roomChanged := !sectionsEqual(old.Room, r.Room) || !sectionsEqual(old.E2EE, r.E2EE) || !sectionsEqual(old.Device, r.Device) ||
 		old.Opus.Channels != r.Opus.Channels || old.Opus.DTX != r.Opus.DTX
-	ctlChanged := !sectionsEqual(old.Controls, r.Controls)
+	ctlChanged := !sectionsEqual(old.Controls, r.Controls) || !sectionsEqual(old.Board.Sim.Script, r.Board.Sim.Script)
 
 	// 1. Build everything that can fail for config reasons; nothing
 	// running is touched yet.
@@ -206,7 +213,7 @@ func (g *Gateway) apply(r *provisioning.Resolved) error {
 		}
 		g.controls = ctl
 		g.ptt = map[string]bool{}
-		next.Controls = r.Controls
+		next.Controls, next.Board.Sim.Script = r.Controls, r.Board.Sim.Script
 		applied = append(applied, "controls")
 	}
 	if speakChanged {

@@ -357,6 +357,26 @@ func TestRejectedControlsChangeKeepsEverything(t *testing.T) {
 	waitFor(t, "tally on again", func() bool { return tally(t, h) == pgpio.High })
 }
 
+// TestApplySimScript: a new button script on the sim board restarts the
+// controls (and only them) and plays: the device goes on air by itself.
+func TestApplySimScript(t *testing.T) {
+	h := startHarness(t, simDoc)
+	h.advanceUntil(t, "capture running", func() bool { return h.g.Status().Pipeline.Frames > 10 })
+	frames := h.g.Status().Pipeline.Frames
+	r := resolve(t, strings.Replace(simDoc, "snr: 50}", "snr: 50, script: [{at: 10ms, action: press}]}", 1))
+	if err := h.g.Apply(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	h.advanceUntil(t, "on air by the new script", func() bool { return h.g.Status().OnAir })
+	if got := h.g.cfg.Board.Sim.Script; len(got) != 1 {
+		t.Errorf("running config's script %v", got)
+	}
+	// The speak path kept running: its frame count did not restart.
+	if s := h.g.Status().Pipeline.Frames; s <= frames {
+		t.Errorf("capture frames %d after the change, %d before: the speak path restarted", s, frames)
+	}
+}
+
 // TestSinkSkipsCaptureGaps: when packet positions jump (frames dropped
 // before encoding), the sink advances the session's RTP clock by the gap.
 func TestSinkSkipsCaptureGaps(t *testing.T) {
