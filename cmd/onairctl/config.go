@@ -32,6 +32,12 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	if sub == "check" {
+		if errs := provisioning.Preflight(r); len(errs) > 0 {
+			for _, e := range errs {
+				fmt.Fprintf(stderr, "  %v\n", e)
+			}
+			return fmt.Errorf("%s: valid, but not usable on this machine", *path)
+		}
 		fmt.Fprintf(stdout, "%s: ok\n", *path)
 		return nil
 	}

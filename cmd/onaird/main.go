@@ -103,6 +103,13 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 	for _, w := range provisioning.Warnings(path, r) {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
 	}
+	if errs := provisioning.Preflight(r); len(errs) > 0 {
+		fmt.Fprintf(stderr, "%s: valid, but not usable on this machine:\n", path)
+		for _, e := range errs {
+			fmt.Fprintf(stderr, "  %v\n", e)
+		}
+		return exitConfig
+	}
 	fmt.Fprintf(stdout, "%s: ok (board %s, %d ch %s @ %d Hz, room %s via %s)\n", path,
 		r.Board.Profile, r.Audio.Capture.Channels, r.Audio.Capture.Format, r.Audio.Capture.Rate, r.Room.Room, r.Room.Backend)
 	return exitOK

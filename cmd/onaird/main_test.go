@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"os"
 	"os/exec"
@@ -62,6 +63,39 @@ func TestCheckConfigExamples(t *testing.T) {
 		out, errOut, code := onaird(t, "-check-config", "-config", rel)
 		if code != 0 {
 			t.Errorf("%s: exit %d\n%s%s", rel, code, out, errOut)
+		}
+	}
+}
+
+// TestCheckConfigUnusableWAV: a valid config whose sim WAV file is
+// missing, not a WAV, or silent fails the check, naming the field and why.
+func TestCheckConfigUnusableWAV(t *testing.T) {
+	dir := t.TempDir()
+	silent := filepath.Join(dir, "silent.wav")
+	// A 48 kHz mono 16-bit WAV of 0.5 s of zeros.
+	hdr := []byte("RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\xbb\x00\x00\x00\x77\x01\x00\x02\x00\x10\x00data")
+	body := make([]byte, 48000)
+	wav := append(append(hdr, byte(len(body)), byte(len(body)>>8), byte(len(body)>>16), 0), body...)
+	binary.LittleEndian.PutUint32(wav[4:], uint32(len(wav)-8))
+	notWAV := filepath.Join(dir, "notes.wav")
+	for name, data := range map[string][]byte{silent: wav, notWAV: []byte("ID3 this is an mp3, really")} {
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for file, want := range map[string]string{
+		filepath.Join(dir, "missing.wav"): "no such file",
+		notWAV:                            "RIFF",
+		silent:                            "is silent",
+	} {
+		path := filepath.Join(dir, "c.yaml")
+		doc := "board:\n  profile: sim\n  sim: {file: " + file + "}\nroom: {url: \"ws://127.0.0.1:7880\", token: t}\n"
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := onaird(t, "-check-config", "-config", path)
+		if code != 2 || !strings.Contains(errOut, "board.sim.file:") || !strings.Contains(errOut, want) {
+			t.Errorf("%s: exit %d, want 2 naming board.sim.file and %q\n%s%s", filepath.Base(file), code, want, out, errOut)
 		}
 	}
 }

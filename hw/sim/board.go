@@ -227,19 +227,9 @@ func (b *Board) buildTalker(cfg Config) (float64, error) {
 		t.loop = chirpTable(b.rate, amp)
 		t.period = int64(b.rate.Samples(ChirpPeriod))
 	case SignalWAV:
-		w, err := LoadWAV(cfg.File)
+		w, mono, active, err := loadTalker(cfg.File)
 		if err != nil {
 			return 0, err
-		}
-		mono := make([]float32, w.Len())
-		for _, ch := range w.Channels {
-			for i, v := range ch {
-				mono[i] += v / float32(len(w.Channels))
-			}
-		}
-		active := activeRMS(mono, audio.SampleRate(w.Rate))
-		if active == 0 {
-			return 0, &WAVError{File: cfg.File, Offset: -1, Reason: "is silent"}
 		}
 		gain := float32(amp / active)
 		prep := func(x []float32) []float32 {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+
+	"github.com/onair-gateway/onair/audio"
 )
 
 // MaxWAVBytes is the largest WAV file LoadWAV reads: 256 MiB is about 23
@@ -97,6 +99,37 @@ func LoadWAV(path string) (*WAV, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// loadTalker loads the WAV file at path for the talker: its channels, their
+// mono mix, and the mix's active RMS level. A silent file is an error.
+func loadTalker(path string) (w *WAV, mono []float32, active float64, err error) {
+	w, err = LoadWAV(path)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	mono = make([]float32, w.Len())
+	for _, ch := range w.Channels {
+		for i, v := range ch {
+			mono[i] += v / float32(len(w.Channels))
+		}
+	}
+	active = activeRMS(mono, audio.SampleRate(w.Rate))
+	if active == 0 {
+		return nil, nil, 0, &WAVError{File: path, Offset: -1, Reason: "is silent"}
+	}
+	return w, mono, active, nil
+}
+
+// CheckFile reads the WAV file a wav signal names, as the board will, and
+// says why it cannot be used (missing, not a WAV it can decode, silent).
+// Other signals read no file: nil. c must be defaulted.
+func (c Config) CheckFile() error {
+	if c.Signal != SignalWAV {
+		return nil
+	}
+	_, _, _, err := loadTalker(c.File)
+	return err
 }
 
 // wavFormat codes (Microsoft WAVEFORMATEX wFormatTag).

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestConfigCheckAndShow(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, doc string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const secret = "s3cret-never-printed"
+	good := write("good.yaml", "room: {url: \"ws://127.0.0.1:7880\", api_key: k, api_secret: "+secret+"}\n")
+	typo := write("typo.yaml", "room: {url: \"ws://127.0.0.1:7880\", token: t, romo: x}\n")
+	nowav := write("nowav.yaml", "board: {profile: sim, sim: {file: "+filepath.Join(dir, "gone.wav")+"}}\nroom: {url: \"ws://127.0.0.1:7880\", token: t}\n")
+
+	run := func(args ...string) (string, string, error) {
+		var out, errOut bytes.Buffer
+		err := runConfig(context.Background(), args, &out, &errOut)
+		return out.String(), errOut.String(), err
+	}
+	if out, errOut, err := run("check", "-config", good); err != nil || !strings.Contains(out, "ok") {
+		t.Errorf("check good: %v\n%s%s", err, out, errOut)
+	}
+	if _, errOut, err := run("check", "-config", typo); err == nil || !strings.Contains(errOut, "room.romo") {
+		t.Errorf("check typo: %v\n%s", err, errOut)
+	}
+	if _, errOut, err := run("check", "-config", nowav); err == nil || !strings.Contains(errOut, "board.sim.file") || !strings.Contains(errOut, "no such file") {
+		t.Errorf("check missing wav: %v\n%s", err, errOut)
+	}
+	out, errOut, err := run("show", "-config", good)
+	if err != nil || !strings.Contains(out, "api_secret: '[redacted]'") {
+		t.Errorf("show: %v\n%s%s", err, out, errOut)
+	}
+	if strings.Contains(out+errOut, secret) {
+		t.Errorf("show printed the secret:\n%s%s", out, errOut)
+	}
+	if _, _, err := run("frob"); err == nil {
+		t.Error("unknown subcommand accepted")
+	}
+}
