@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -326,4 +328,37 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted config lacks defaults: %+v", r.Config)
 		}
 	})
+}
+
+// TestLoadRefusesWhatIsNotAConfigFile: a mistaken path fails at once with
+// a plain reason, instead of blocking on a FIFO or reading /dev/zero until
+// memory runs out.
+func TestLoadRefusesWhatIsNotAConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte("# "+strings.Repeat("x", MaxDocumentSize)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/dev/zero":                     "is a device, not a regular file",
+		fifo:                            "is a named pipe, not a regular file",
+		dir:                             "is a directory, not a regular file",
+		big:                             "larger than 256 KiB",
+		filepath.Join(dir, "none.yaml"): "no such file",
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := Load(path); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Load(%s) = %v, want %q", path, err, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Load(%s) did not return", path)
+		}
+	}
 }
