@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -360,5 +361,55 @@ func TestLoadRefusesWhatIsNotAConfigFile(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("Load(%s) did not return", path)
 		}
+	}
+}
+
+func TestTokenWarnings(t *testing.T) {
+	jwt := func(payload string) string {
+		enc := base64.RawURLEncoding.EncodeToString
+		return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(payload)) + ".c2ln"
+	}
+	now := time.Unix(1_800_000_000, 0)
+	base := "device: {id: dev1}\nroom:\n  url: ws://127.0.0.1:7880\n  room: studio\n  token: "
+	cases := []struct {
+		name, tok string
+		want      []string // substrings, one warning each; none when empty
+	}{
+		{"good", jwt(`{"exp":1800086400,"sub":"dev1","video":{"room":"studio","roomJoin":true}}`), nil},
+		{"no exp", jwt(`{"sub":"dev1","video":{"room":"studio"}}`), nil},
+		{"placeholder", "paste-a-livekit-join-token-here", []string{"not a LiveKit join token (1 dot-separated parts, want 3)"}},
+		{"expired", jwt(`{"exp":1799996400,"sub":"dev1","video":{"room":"studio"}}`), []string{"expired at 2027-01-15T07:00:00Z (1h0m0s ago)"}},
+		{"expiring", jwt(`{"exp":1800007200,"sub":"dev1","video":{"room":"studio"}}`), []string{"expires at 2027-01-15T10:00:00Z (in 2h0m0s)"}},
+		{"other room", jwt(`{"sub":"dev1","video":{"room":"lobby"}}`), []string{`for room "lobby" but room.room is "studio"`}},
+		{"other identity", jwt(`{"sub":"someone","video":{"room":"studio"}}`), []string{`for identity "someone" but room.identity is "dev1"`}},
+	}
+	for _, c := range cases {
+		r, err := Decode([]byte(base+c.tok+"\n"), YAML)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got := tokenWarnings(r, now)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: warnings %q, want %d", c.name, got, len(c.want))
+			continue
+		}
+		for i, w := range c.want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("%s: warning %q, want it to say %q", c.name, got[i], w)
+			}
+		}
+		for _, g := range got {
+			if strings.Contains(g, c.tok) {
+				t.Errorf("%s: warning quotes the token", c.name)
+			}
+		}
+	}
+	// WHIP bearer tokens are opaque: no warning.
+	r, err := Decode([]byte("room: {backend: whip, url: http://127.0.0.1/whip, token: opaque}\n"), YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tokenWarnings(r, now); len(got) != 0 {
+		t.Errorf("whip token: %q", got)
 	}
 }

@@ -1,7 +1,12 @@
 package provisioning
 
 import (
+	"fmt"
 	"os"
+	"strings"
+	"time"
+
+	"github.com/onair-gateway/onair/net/room"
 )
 
 // Warnings returns advice about a valid config that is not an error: a file
@@ -23,11 +28,44 @@ func Warnings(path string, r *Resolved) []string {
 	if r.E2EE.Enabled() && r.Room.Backend == "whip" {
 		w = append(w, "e2ee: a key is set but room.backend whip cannot carry LiveKit's frame encryption: audio goes out NOT end-to-end encrypted; set e2ee.required to refuse that")
 	}
+	w = append(w, tokenWarnings(r, time.Now())...)
 	if r.MQTT.Broker != "" {
 		w = append(w, "mqtt.broker is set, but this onaird has no MQTT client yet: the broker is not contacted; status is on http.listen and the systemd status line")
 	}
 	if !r.E2EE.Enabled() {
 		w = append(w, "e2ee: no key is set, so the room server can hear this device's audio; set e2ee.passphrase")
+	}
+	return w
+}
+
+// tokenWarnings reads a configured LiveKit token's claims (not its
+// signature: the server checks that) for what would stop or surprise the
+// device: a token that is not a JWT, has expired or soon will, or names
+// another room or identity than the config.
+func tokenWarnings(r *Resolved, now time.Time) []string {
+	if r.Room.Backend != room.BackendLiveKit || !r.Room.Token.IsSet() {
+		return nil
+	}
+	c, err := room.ReadToken(r.Room.Token.Reveal())
+	if err != nil {
+		return []string{"room.token is not a LiveKit join token (" + strings.TrimPrefix(err.Error(), room.ErrBadToken.Error()+": ") +
+			"): the server will refuse it and onaird will not join"}
+	}
+	var w []string
+	switch left := c.Expires.Sub(now); {
+	case c.Expires.IsZero():
+	case left <= 0:
+		w = append(w, fmt.Sprintf("room.token expired at %s (%s ago): onaird will not join until it has a new one",
+			c.Expires.UTC().Format(time.RFC3339), (-left).Round(time.Second)))
+	case left < 24*time.Hour:
+		w = append(w, fmt.Sprintf("room.token expires at %s (in %s): the device cannot rejoin after that without a new one",
+			c.Expires.UTC().Format(time.RFC3339), left.Round(time.Second)))
+	}
+	if c.Room != "" && c.Room != r.Room.Room {
+		w = append(w, fmt.Sprintf("room.token is for room %q but room.room is %q: LiveKit joins the token's room", c.Room, r.Room.Room))
+	}
+	if c.Identity != "" && c.Identity != r.Room.Identity {
+		w = append(w, fmt.Sprintf("room.token is for identity %q but room.identity is %q: LiveKit uses the token's", c.Identity, r.Room.Identity))
 	}
 	return w
 }

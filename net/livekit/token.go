@@ -2,12 +2,9 @@ package livekit
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -26,7 +23,7 @@ import (
 var ErrTokenExpired = errors.New("livekit: token expired")
 
 // errBadToken is wrapped when a configured token cannot be read as a JWT.
-var errBadToken = errors.New("livekit: token is not a JWT")
+var errBadToken = room.ErrBadToken
 
 // token returns the join token for one join: the configured one (checked
 // for expiry on the device), or a fresh one minted with the API key.
@@ -61,34 +58,12 @@ func (r *Room) token(now time.Time) (string, error) {
 	return tok, nil
 }
 
-// tokenExpiry reads the exp claim (RFC 7519 §4.1.4, seconds since the Unix
-// epoch) of a JWT without verifying its signature: the server verifies; the
-// device only wants to know early that retrying is pointless. A token
-// without exp yields the zero time.
+// tokenExpiry reads the exp claim of a JWT without verifying its signature:
+// the server verifies; the device only wants to know early that retrying is
+// pointless. A token without exp yields the zero time.
 func tokenExpiry(tok string) (time.Time, error) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return time.Time{}, fmt.Errorf("%w: %d dot-separated parts, want 3", errBadToken, len(parts))
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: payload: %v", errBadToken, err)
-	}
-	var claims struct {
-		Exp *json.Number `json:"exp"`
-	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return time.Time{}, fmt.Errorf("%w: claims: %v", errBadToken, err)
-	}
-	if claims.Exp == nil {
-		return time.Time{}, nil
-	}
-	f, err := claims.Exp.Float64()
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1<<40 {
-		return time.Time{}, fmt.Errorf("%w: exp %q is not a date", errBadToken, claims.Exp.String())
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), nil
+	c, err := room.ReadToken(tok)
+	return c.Expires, err
 }
 
 // classify turns a failed SDK join into a *room.JoinError. The SDK reports
