@@ -181,16 +181,29 @@ func (g *Gateway) apply(r *provisioning.Resolved) error {
 	}
 
 	// 2. Swap the units, recording each section as it lands, so that a
-	// later failure leaves g.cfg saying exactly what runs.
+	// later failure leaves g.cfg saying exactly what runs. What can fail
+	// goes first: the speak path (opening the new capture device is what
+	// fails most, a wrong card), then the controls (pins). When the capture
+	// fails nothing else has been touched: the controls keep their state
+	// and a device on air stays on air.
 	next := *old
 	var applied []string
 	fail := func(section string, err error) error {
 		g.cfg = &next
-		g.update("config partly applied")
 		if len(applied) == 0 {
+			g.update("config change failed; the previous config runs")
 			return fmt.Errorf("%s: %w (kept the previous config)", section, err)
 		}
+		g.update("config partly applied")
 		return fmt.Errorf("%s: %w (applied %v; kept the previous %s)", section, err, applied, section)
+	}
+	if speakChanged {
+		if err := g.swapSpeak(old, r, nuSpeak); err != nil {
+			return fail("audio", err)
+		}
+		next.Board, next.Audio, next.Opus = r.Board, r.Audio, r.Opus
+		next.Board.Sim.Script = old.Board.Sim.Script // the controls' part, below
+		applied = append(applied, "speak path")
 	}
 	if ctlChanged {
 		deadline := time.Now().Add(applyStopBudget)
@@ -206,9 +219,6 @@ func (g *Gateway) apply(r *provisioning.Resolved) error {
 			}
 			g.controls = back
 			g.ptt = map[string]bool{}
-			if nuSpeak != nil {
-				nuSpeak.enc.Close()
-			}
 			return fail("controls", err)
 		}
 		g.controls = ctl
@@ -216,13 +226,7 @@ func (g *Gateway) apply(r *provisioning.Resolved) error {
 		next.Controls, next.Board.Sim.Script = r.Controls, r.Board.Sim.Script
 		applied = append(applied, "controls")
 	}
-	if speakChanged {
-		if err := g.swapSpeak(old, r, nuSpeak); err != nil {
-			return fail("audio", err)
-		}
-		next.Board, next.Audio, next.Opus = r.Board, r.Audio, r.Opus
-		applied = append(applied, "speak path")
-	} else if !sectionsEqual(old.Opus, r.Opus) {
+	if !speakChanged && !sectionsEqual(old.Opus, r.Opus) {
 		enc := g.speak.enc
 		if err := errors.Join(enc.SetBitrate(r.Opus.Bitrate), enc.SetPacketLoss(*r.Opus.PacketLoss), enc.SetDTX(r.Opus.DTX)); err != nil {
 			return fail("opus", err)

@@ -316,6 +316,32 @@ func TestApplyKeepsRunningOnBadChange(t *testing.T) {
 	waitFor(t, "live in the new room", func() bool { return h.g.Status().State == StateLive })
 }
 
+// TestFailedCaptureChangeStaysOnAir: a change that moves both the capture
+// (to a file that cannot open) and the controls fails on the capture before
+// the controls are touched: the held PTT still counts, the device stays on
+// air, and the running config is the old one.
+func TestFailedCaptureChangeStaysOnAir(t *testing.T) {
+	h := startHarness(t, simDoc)
+	h.button(t, true, StateOnAir)
+	before := h.g.cfg.Controls
+	bad := resolve(t, simDoc+"controls:\n  leds: [{pin: GPIO23, role: tally}]\n")
+	bad.Board.Sim.Signal, bad.Board.Sim.File = "wav", "/nonexistent/speech.wav"
+	err := h.g.Apply(context.Background(), bad)
+	if err == nil || !strings.Contains(err.Error(), "kept the previous config") {
+		t.Fatalf("Apply = %v", err)
+	}
+	if s := h.g.Status(); s.State != StateOnAir || !s.OnAir {
+		t.Errorf("state %s after a failed capture change, want onair", s.State)
+	}
+	if got := h.g.cfg.Controls; !sectionsEqual(got, before) {
+		t.Errorf("controls changed to %+v by a rejected change", got)
+	}
+	if tally(t, h) != pgpio.High {
+		t.Error("tally off after a failed capture change")
+	}
+	h.button(t, false, StateLive)
+}
+
 func passphraseSecret(s string) conf.Secret { return conf.Secret(s) }
 
 // TestStaleRoomReportIgnored: a room unit being replaced may still report
