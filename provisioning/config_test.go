@@ -413,3 +413,15 @@ func TestTokenWarnings(t *testing.T) {
 		t.Errorf("whip token: %q", got)
 	}
 }
+
+// TestDuplicateKeyAlone: a duplicated section is reported by itself; the
+// sections around it still decode, so no false "must not be empty"
+// complaints follow.
+func TestDuplicateKeyAlone(t *testing.T) {
+	doc := minimal + "audio:\n  capture: {rate: 48000}\naudio:\n  capture: {rate: 16000}\n"
+	_, err := Decode([]byte(doc), YAML)
+	problems := Problems(err)
+	if len(problems) != 1 || !strings.Contains(problems[0].Error(), "audio: duplicate key (line ") {
+		t.Errorf("problems %q, want the duplicate alone", problems)
+	}
+}

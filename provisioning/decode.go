@@ -331,6 +331,7 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 		}
 		fields := fieldsOf(t)
 		seen := map[string]bool{}
+		kept := n.Content[:0:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := conf.Join(path, k.Value)
@@ -339,12 +340,19 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 				continue
 			}
 			seen[k.Value] = true
+			kept = append(kept, k, v)
 			f, ok := fields[k.Value]
 			if !ok {
 				*errs = append(*errs, conf.Errorf(p, "unknown key%s (line %d)", suggest(k.Value, fields), k.Line))
 				continue
 			}
 			walkYAML(v, f.Type, p, errs)
+		}
+		// The lenient decode that follows the walk stops at a duplicate
+		// key and would leave the whole config empty, so validation would
+		// add false complaints: decode the first occurrence only.
+		if len(kept) < len(n.Content) {
+			n.Content = kept
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
