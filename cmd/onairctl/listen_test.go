@@ -154,6 +154,72 @@ func TestTrackReaderSequencing(t *testing.T) {
 	})
 }
 
+// TestTrackReaderMarksThroughDTX: a sender with DTX on sends marks and,
+// between them, one silence packet every 400 ms. The timeline skips the
+// untransmitted time; the mark detector must skip it too, or every later
+// mark is measured against the wrong packet (latencies that grow by
+// hundreds of milliseconds). Each packet arrives 30 ms after it was
+// complete, so every mark must measure the 20 ms frame, the 30 ms and the
+// codec's 6.5 ms look-ahead.
+func TestTrackReaderMarksThroughDTX(t *testing.T) {
+	cfg := opus.Config{DTX: true}
+	cfg.SetDefaults()
+	enc, err := opus.NewEncoder(cfg, audio.Rate48k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chirp := marks.Chirp(audio.Rate48k)
+	zero := time.Unix(1_800_000_000, 0) // sample 0 on a whole second
+	p := &participant{identity: "p"}
+	r, err := newTrackReader(p, fakeTrack{}, 1, nil, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]float32, 960)
+	out := make([]byte, 1500)
+	var seqNo uint16
+	sent, skipped := 0, 0
+	quiet := 0
+	for k := 0; k < 5*50; k++ {
+		pos := int64(k * 960)
+		for i := range frame {
+			frame[i] = 0
+			if off := marks.Offset(pos+int64(i), audio.Rate48k); off < len(chirp) {
+				frame[i] = 0.3 * chirp[off]
+			}
+		}
+		n, err := enc.Encode(frame, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n <= 2 { // a DTX frame: a sender transmits one in 20
+			quiet++
+			if quiet%20 != 1 {
+				skipped++
+				continue
+			}
+		} else {
+			quiet = 0
+		}
+		seqNo++
+		at := zero.Add(time.Duration(k+1)*20*time.Millisecond + 30*time.Millisecond)
+		r.packet(room.Packet{Seq: seqNo, Timestamp: uint32(pos), Payload: append([]byte(nil), out[:n]...)}, at)
+		sent++
+	}
+	if skipped < 100 {
+		t.Fatalf("only %d of %d frames were DTX: the test needs long silences", skipped, sent+skipped)
+	}
+	if len(p.latency) < 4 {
+		t.Fatalf("%d marks measured in 5 s", len(p.latency))
+	}
+	for i, l := range p.latency {
+		if l < 55*time.Millisecond || l > 58*time.Millisecond {
+			t.Errorf("mark %d measured %v, want 56.5 ms", i, l)
+		}
+	}
+	t.Logf("%d packets sent, %d DTX frames not sent; latencies %v", sent, skipped, p.latency)
+}
+
 func seq(from, to int) []int {
 	var s []int
 	for i := from; i < to; i++ {

@@ -205,6 +205,7 @@ type trackReader struct {
 	buf    []byte
 	pcm    []float32
 	mono   []float32
+	zeros  []float32 // silence fed to the detector over gaps
 	det    *marks.Detector
 	onsets []int64
 	ring   []arrival // recent packets, for the marks' arrival times
@@ -229,6 +230,7 @@ func newTrackReader(p *participant, tr room.RemoteTrack, channels int, wav *wavW
 		buf:    make([]byte, 1500),
 		pcm:    make([]float32, dec.MaxFrameLen()*channels),
 		mono:   make([]float32, dec.MaxFrameLen()),
+		zeros:  make([]float32, 960),
 		det:    marks.NewDetector(audio.Rate48k),
 		onsets: make([]int64, 0, 8),
 		ring:   make([]arrival, 256), // 2.5 s of 10 ms packets
@@ -298,7 +300,7 @@ func (r *trackReader) packet(pkt room.Packet, now time.Time) {
 	// Whatever RTP time is still unaccounted for (DTX, a long loss) is
 	// silence on the timeline.
 	if gap := int64(int32(pkt.Timestamp-(r.lastTS+uint32(r.lastN)))) - int64(concealed); gap > 0 {
-		r.pos += min(gap, maxGap)
+		r.silence(min(gap, maxGap))
 	}
 	r.decode(pkt, now)
 }
@@ -349,20 +351,43 @@ func (r *trackReader) emit(frame []float32, now time.Time) {
 	r.ring[r.ringAt] = arrival{pos: r.pos, n: n, at: now}
 	r.ringAt = (r.ringAt + 1) % len(r.ring)
 
-	r.onsets = r.det.Process(mono, r.onsets[:0])
 	r.p.mu.Lock()
 	r.p.window.add(mono, r.pos)
 	r.p.total.add(mono, r.pos)
+	r.p.mu.Unlock()
+	r.detect(mono)
+	if r.wav != nil {
+		r.wav.add(r.origin+r.pos, frame)
+	}
+	r.pos += int64(n)
+}
+
+// silence advances the timeline over n samples nobody sent (DTX, a long
+// loss). The mark detector hears them as zeros, so the positions it reports
+// stay those of the timeline; the meters do not count them.
+func (r *trackReader) silence(n int64) {
+	for n > 0 {
+		k := min(n, int64(len(r.zeros)))
+		r.detect(r.zeros[:k])
+		r.pos += k
+		n -= k
+	}
+}
+
+// detect runs the mark detector over the next samples of the timeline and
+// records the latency of every mark it finds.
+func (r *trackReader) detect(mono []float32) {
+	r.onsets = r.det.Process(mono, r.onsets[:0])
+	if len(r.onsets) == 0 {
+		return
+	}
+	r.p.mu.Lock()
 	for _, on := range r.onsets {
 		if heard, ok := r.heard(on); ok {
 			r.p.addLatency(marks.Latency(heard))
 		}
 	}
 	r.p.mu.Unlock()
-	if r.wav != nil {
-		r.wav.add(r.origin+r.pos, frame)
-	}
-	r.pos += int64(n)
 }
 
 // heard returns when sample pos reached the listener: the arrival of the
