@@ -184,6 +184,7 @@ func (l *listener) wait(ctx context.Context) error {
 			return fmt.Errorf("cannot join: %s", c.Reason)
 		case <-tick.C:
 			l.flushWAV()
+			l.checkKeys()
 		}
 	}
 }
@@ -237,9 +238,19 @@ func (l *listener) onEvent(ev room.Event) {
 		l.log.Error("decoder", "err", err)
 		return
 	}
+	ct, _ := ev.Track.(room.CryptoTrack)
+	tr.sealed = ct != nil && ct.Encrypted() && l.keys == nil
+	if tr.sealed {
+		l.log.Warn("this participant's audio is end-to-end encrypted and this listener has no key: not decoding it; pass the room's passphrase in $ONAIR_E2EE_PASSPHRASE or -e2ee-passphrase",
+			"participant", ev.Participant)
+	}
 	p.mu.Lock()
 	p.tracks++
 	p.active++
+	if ct != nil {
+		p.crypto = append(p.crypto, ct)
+	}
+	p.noKey = p.noKey || tr.sealed
 	p.mu.Unlock()
 	l.wg.Add(1)
 	go func() {
@@ -251,6 +262,30 @@ func (l *listener) onEvent(ev room.Event) {
 		p.active--
 		p.mu.Unlock()
 	}()
+}
+
+// badKeyFrames is how many frames in a row must fail to decrypt, with none
+// opened, before the listener says its key is wrong.
+const badKeyFrames = 25
+
+// checkKeys warns, once per participant, when encrypted frames arrive and
+// none decrypts: a wrong passphrase or key index shows as silence
+// otherwise.
+func (l *listener) checkKeys() {
+	if l.keys == nil {
+		return
+	}
+	for _, p := range l.participants() {
+		p.mu.Lock()
+		_, failed := p.e2eeState()
+		warn := !p.warnedKey && p.packets == 0 && failed >= badKeyFrames
+		p.warnedKey = p.warnedKey || warn
+		p.mu.Unlock()
+		if warn {
+			l.log.Warn("none of this participant's frames decrypts with the key given: wrong passphrase or key index?",
+				"participant", p.identity, "frames", failed)
+		}
+	}
 }
 
 // participants returns the participants sorted by identity.
@@ -294,6 +329,7 @@ func (l *listener) show(ctx context.Context, stdout io.Writer) error {
 			return fmt.Errorf("cannot join: %s", c.Reason)
 		case <-tick.C:
 			l.flushWAV()
+			l.checkKeys()
 			v.draw(l.frame(true))
 		}
 	}
@@ -334,6 +370,10 @@ type participantSummary struct {
 	JitterMs        float64  `json:"jitter_ms"`
 	LatencyMsMedian *float64 `json:"latency_ms_median"`
 	LatencyMarks    int      `json:"latency_marks"`
+	// E2EE is off, on (encrypted and decrypted here) or no-key
+	// (encrypted, not decoded: the meters stay at -120 dBFS).
+	E2EE          string `json:"e2ee"`
+	Undecryptable uint64 `json:"undecryptable"`
 }
 
 func (l *listener) writeSummary(w io.Writer) error {
@@ -347,7 +387,7 @@ func (l *listener) writeSummary(w io.Writer) error {
 			Identity: p.Identity, Packets: p.Packets, Lost: p.Lost, LossPct: round(p.LossPct, 2),
 			Late: p.Late, Concealed: p.Concealed, Corrupt: p.Corrupt,
 			LevelDBFS: round(p.LevelDB, 2), PeakDBFS: round(p.PeakDB, 2), FrequencyHz: round(p.Freq, 1),
-			JitterMs: round(ms(p.Jitter), 3), LatencyMarks: p.Marks,
+			JitterMs: round(ms(p.Jitter), 3), LatencyMarks: p.Marks, E2EE: p.E2EE, Undecryptable: p.Undecryptable,
 		}
 		if p.Marks > 0 {
 			m := round(ms(p.LatMedian), 2)

@@ -18,6 +18,7 @@ import (
 	"github.com/onair-gateway/onair/audio/marks"
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
 	"github.com/onair-gateway/onair/net/room"
@@ -220,6 +221,27 @@ func TestTrackReaderMarksThroughDTX(t *testing.T) {
 	t.Logf("%d packets sent, %d DTX frames not sent; latencies %v", sent, skipped, p.latency)
 }
 
+// TestTrackReaderJoinsMidStream: a listener that joins while a tone plays
+// decodes from a cold decoder, whose first output rings. The meters skip
+// that warm-up: the level, peak and frequency are the tone's.
+func TestTrackReaderJoinsMidStream(t *testing.T) {
+	pkts := encodeTone(t, 400)
+	for start := 0; start < 280; start += 23 {
+		p := &participant{identity: "p"}
+		r, err := newTrackReader(p, fakeTrack{}, 1, nil, time.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := start; k < start+117; k++ {
+			r.packet(room.Packet{Seq: uint16(k), Timestamp: uint32(k * 960), Payload: pkts[k]}, time.Now())
+		}
+		rms, peak := p.total.dbfs()
+		if f := p.total.freq(audio.Rate48k); math.Abs(f-1000) > 0.5 || math.Abs(rms+23.01) > 0.5 || math.Abs(peak+20) > 1 {
+			t.Errorf("joined at packet %d: %.2f Hz, %.2f dBFS, peak %.2f; want 1000 Hz, -23, -20", start, f, rms, peak)
+		}
+	}
+}
+
 func seq(from, to int) []int {
 	var s []int
 	for i := from; i < to; i++ {
@@ -278,11 +300,11 @@ func TestViewLines(t *testing.T) {
 	if b := bar(-200, -200); strings.Count(b, "█") != 0 {
 		t.Errorf("silent bar %q", b)
 	}
-	p := snapshot{Identity: "dev", Active: true, Packets: 100, Lost: 1, LossPct: 0.99, LevelDB: -23, PeakDB: -20, Freq: 1000, Jitter: time.Millisecond, Latency: 40 * time.Millisecond, LatMedian: 41 * time.Millisecond, Marks: 3}
+	p := snapshot{Identity: "dev", Active: true, Packets: 100, Lost: 1, LossPct: 0.99, LevelDB: -23, PeakDB: -20, Freq: 1000, Jitter: time.Millisecond, Latency: 40 * time.Millisecond, LatMedian: 41 * time.Millisecond, Marks: 3, E2EE: "on", Undecryptable: 2}
 	var buf bytes.Buffer
 	v := &view{w: &buf}
 	v.draw(viewFrame{room: "demo", state: room.StateChange{State: room.StateConnected}, elapsed: 3 * time.Second, people: []snapshot{p}})
-	want := "t=3s participant=dev active=true level=-23.0dBFS peak=-20.0dBFS freq=1000Hz packets=100 lost=1 loss=1.0% jitter=1.0ms latency=40.0ms\n"
+	want := "t=3s participant=dev active=true level=-23.0dBFS peak=-20.0dBFS freq=1000Hz packets=100 lost=1 loss=1.0% jitter=1.0ms latency=40.0ms e2ee=on undecryptable=2\n"
 	if buf.String() != want {
 		t.Errorf("plain line\n%q\nwant\n%q", buf.String(), want)
 	}
@@ -322,10 +344,16 @@ func TestParseListen(t *testing.T) {
 // a capture device would deliver it.
 func publisher(t *testing.T, srv *livekittest.Server, name, identity string, start time.Time, gen func(pos int64, frame []float32)) {
 	t.Helper()
+	publisherWith(t, srv, name, identity, start, livekit.Options{}, gen)
+}
+
+// publisherWith is publisher with LiveKit options (an Encryptor).
+func publisherWith(t *testing.T, srv *livekittest.Server, name, identity string, start time.Time, opts livekit.Options, gen func(pos int64, frame []float32)) {
+	t.Helper()
 	livekit.SetSDKLogger(slog.New(slog.DiscardHandler))
 	cfg := room.Config{URL: srv.URL, Room: name, APIKey: srv.APIKey, APISecret: conf.Secret(srv.APISecret)}
 	cfg.SetDefaults(identity)
-	r, err := livekit.New(cfg, livekit.Options{}, slog.New(slog.DiscardHandler))
+	r, err := livekit.New(cfg, opts, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,4 +482,58 @@ func TestListenRefusedToken(t *testing.T) {
 		t.Errorf("summary %q (%v)", stdout.String(), jerr)
 	}
 	t.Logf("refused after %v: %v", time.Since(start).Round(time.Millisecond), err)
+}
+
+// TestListenEncryptedRoom: a publisher encrypts end to end. Without a key
+// the listener must say so and decode nothing (ciphertext decoded as Opus
+// is loud noise); with a wrong passphrase it must count the frames that do
+// not decrypt and warn; with the right one it hears the tone.
+func TestListenEncryptedRoom(t *testing.T) {
+	srv := livekittest.Start(t)
+	const name, pass = "sealed", "correct horse battery"
+	keys, err := e2ee.New(e2ee.Config{Passphrase: conf.Secret(pass)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publisherWith(t, srv, name, "dev", time.Now(), livekit.Options{Encryptor: keys}, func(pos int64, frame []float32) {
+		for i := range frame {
+			frame[i] = float32(0.1 * math.Sin(2*math.Pi*1000*float64(pos+int64(i))/48000))
+		}
+	})
+	listen := func(extra ...string) (participantSummary, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"-url", srv.URL, "-room", name, "-api-key", srv.APIKey, "-api-secret", srv.APISecret,
+			"-duration", "2500ms", "-once-json"}, extra...)
+		if err := runListen(context.Background(), args, &stdout, &stderr); err != nil {
+			t.Fatalf("listen %v: %v\n%s", extra, err, stderr.String())
+		}
+		var s summary
+		if err := json.Unmarshal(stdout.Bytes(), &s); err != nil || len(s.Participants) != 1 {
+			t.Fatalf("summary %v: %s", err, stdout.String())
+		}
+		return s.Participants[0], stderr.String()
+	}
+	t.Setenv("ONAIR_E2EE_PASSPHRASE", "")
+
+	p, logs := listen()
+	if p.E2EE != "no-key" || p.Packets < 50 || p.LevelDBFS != -120 || p.Corrupt != 0 {
+		t.Errorf("without a key: %+v", p)
+	}
+	if !strings.Contains(logs, "end-to-end encrypted") || !strings.Contains(logs, "ONAIR_E2EE_PASSPHRASE") {
+		t.Errorf("without a key, no warning saying so:\n%s", logs)
+	}
+
+	p, logs = listen("-e2ee-passphrase", "wrong horse battery")
+	if p.E2EE != "on" || p.Packets != 0 || p.Undecryptable < 50 {
+		t.Errorf("wrong passphrase: %+v", p)
+	}
+	if !strings.Contains(logs, "wrong passphrase or key index") {
+		t.Errorf("wrong passphrase, no warning saying so:\n%s", logs)
+	}
+
+	p, _ = listen("-e2ee-passphrase", pass)
+	if p.E2EE != "on" || p.Undecryptable != 0 || p.Packets < 50 || math.Abs(p.FrequencyHz-1000) > 2 {
+		t.Errorf("right passphrase: %+v", p)
+	}
 }

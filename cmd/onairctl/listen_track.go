@@ -23,6 +23,9 @@ const maxConceal = 50
 // the sender): 10 s.
 const maxGap = 10 * 48000
 
+// decoderWarmup is how much of a new decoder's output the meters skip.
+const decoderWarmup = 200 * time.Millisecond
+
 // latencyKeep is how many latency measurements a participant keeps for
 // its median: at one mark a second, more than an hour.
 const latencyKeep = 4096
@@ -128,6 +131,25 @@ type participant struct {
 	total     meter // since the start
 	latency   []time.Duration
 	lastLat   time.Duration
+	crypto    []room.CryptoTrack // tracks that know about encryption
+	noKey     bool               // an encrypted track arrived and we hold no key
+	warnedKey bool               // the wrong-key warning was given
+}
+
+// e2eeState says how a participant's audio is protected, as shown: "off",
+// "on" (encrypted, and decrypted here) or "no-key". p.mu is held.
+func (p *participant) e2eeState() (state string, undecryptable uint64) {
+	state = "off"
+	for _, c := range p.crypto {
+		if c.Encrypted() {
+			state = "on"
+		}
+		undecryptable += c.Undecryptable()
+	}
+	if p.noKey {
+		state = "no-key"
+	}
+	return state, undecryptable
 }
 
 func (p *participant) addLatency(d time.Duration) {
@@ -150,6 +172,8 @@ type snapshot struct {
 	Jitter                time.Duration
 	Latency, LatMedian    time.Duration
 	Marks                 int
+	E2EE                  string // off, on or no-key
+	Undecryptable         uint64
 }
 
 // snap copies the figures; window selects the meter since the last call
@@ -166,6 +190,7 @@ func (p *participant) snap(window bool, rate audio.SampleRate) snapshot {
 		Packets: p.packets, Lost: p.lost, Late: p.late, Concealed: p.concealed, Corrupt: p.corrupt,
 		Jitter: time.Duration(p.jitter * float64(time.Second)), Latency: p.lastLat, Marks: len(p.latency),
 	}
+	s.E2EE, s.Undecryptable = p.e2eeState()
 	if exp := p.packets + p.lost; exp > 0 {
 		s.LossPct = 100 * float64(p.lost) / float64(exp)
 	}
@@ -201,6 +226,8 @@ type trackReader struct {
 	wav      *wavWriter
 	origin   int64 // the track's first sample in the WAV timeline
 	clock    func() time.Time
+	sealed   bool // encrypted and no key: counted, never decoded
+	warm     int  // decoded samples the meters still skip (decoder warm-up)
 
 	buf    []byte
 	pcm    []float32
@@ -231,6 +258,7 @@ func newTrackReader(p *participant, tr room.RemoteTrack, channels int, wav *wavW
 		pcm:    make([]float32, dec.MaxFrameLen()*channels),
 		mono:   make([]float32, dec.MaxFrameLen()),
 		zeros:  make([]float32, 960),
+		warm:   audio.Rate48k.Samples(decoderWarmup),
 		det:    marks.NewDetector(audio.Rate48k),
 		onsets: make([]int64, 0, 8),
 		ring:   make([]arrival, 256), // 2.5 s of 10 ms packets
@@ -253,6 +281,14 @@ func (r *trackReader) run() error {
 
 // packet handles one received packet that arrived at now.
 func (r *trackReader) packet(pkt room.Packet, now time.Time) {
+	if r.sealed {
+		// Ciphertext decoded as Opus is loud noise: count, never play.
+		r.p.mu.Lock()
+		r.p.packets++
+		r.jitter(pkt, now)
+		r.p.mu.Unlock()
+		return
+	}
 	if !r.started {
 		r.started = true
 		if r.wav != nil {
@@ -351,10 +387,19 @@ func (r *trackReader) emit(frame []float32, now time.Time) {
 	r.ring[r.ringAt] = arrival{pos: r.pos, n: n, at: now}
 	r.ringAt = (r.ringAt + 1) % len(r.ring)
 
-	r.p.mu.Lock()
-	r.p.window.add(mono, r.pos)
-	r.p.total.add(mono, r.pos)
-	r.p.mu.Unlock()
+	// A decoder that starts mid-stream has no history: its first output
+	// rings (a 1 kHz tone came out with 26 crossings and a peak 4.5 dB
+	// high in its first 20 ms, and settled over about 150 ms). The meters
+	// measure what was sent, so they skip that warm-up; the WAV file and
+	// the mark detector keep it.
+	skip := min(r.warm, n)
+	r.warm -= skip
+	if skip < n {
+		r.p.mu.Lock()
+		r.p.window.add(mono[skip:], r.pos+int64(skip))
+		r.p.total.add(mono[skip:], r.pos+int64(skip))
+		r.p.mu.Unlock()
+	}
 	r.detect(mono)
 	if r.wav != nil {
 		r.wav.add(r.origin+r.pos, frame)

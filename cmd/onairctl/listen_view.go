@@ -108,8 +108,17 @@ func ttyLine(p snapshot) string {
 	if !p.Active {
 		name += " (gone)"
 	}
-	return fmt.Sprintf("  %-16.16s %s %6.1f dBFS pk %6.1f  %6.0f Hz  pkts %6d  lost %4d (%4.1f%%)  jit %5.1f ms  lat %s",
-		name, bar(p.LevelDB, p.PeakDB), p.LevelDB, p.PeakDB, p.Freq, p.Packets, p.Lost, p.LossPct, ms(p.Jitter), latencyText(p))
+	return fmt.Sprintf("  %-16.16s %s %6.1f dBFS pk %6.1f  %6.0f Hz  pkts %6d  lost %4d (%4.1f%%)  jit %5.1f ms  lat %s  e2ee %s",
+		name, bar(p.LevelDB, p.PeakDB), p.LevelDB, p.PeakDB, p.Freq, p.Packets, p.Lost, p.LossPct, ms(p.Jitter), latencyText(p), e2eeText(p))
+}
+
+// e2eeText is how a participant's encryption shows: off, on, no-key, with
+// the frames that did not decrypt.
+func e2eeText(p snapshot) string {
+	if p.Undecryptable > 0 {
+		return fmt.Sprintf("%s (%d undecryptable)", p.E2EE, p.Undecryptable)
+	}
+	return p.E2EE
 }
 
 func plainLine(p snapshot) string {
@@ -117,6 +126,6 @@ func plainLine(p snapshot) string {
 	if p.Marks > 0 {
 		lat = fmt.Sprintf("%.1fms", ms(p.Latency))
 	}
-	return fmt.Sprintf("participant=%s active=%v level=%.1fdBFS peak=%.1fdBFS freq=%.0fHz packets=%d lost=%d loss=%.1f%% jitter=%.1fms latency=%s",
-		p.Identity, p.Active, p.LevelDB, p.PeakDB, p.Freq, p.Packets, p.Lost, p.LossPct, ms(p.Jitter), lat)
+	return fmt.Sprintf("participant=%s active=%v level=%.1fdBFS peak=%.1fdBFS freq=%.0fHz packets=%d lost=%d loss=%.1f%% jitter=%.1fms latency=%s e2ee=%s undecryptable=%d",
+		p.Identity, p.Active, p.LevelDB, p.PeakDB, p.Freq, p.Packets, p.Lost, p.LossPct, ms(p.Jitter), lat, p.E2EE, p.Undecryptable)
 }

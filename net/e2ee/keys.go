@@ -36,6 +36,7 @@ import (
 	"github.com/livekit/server-sdk-go/v2/e2ee/types"
 
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/net/room"
 )
 
 // Errors.
@@ -45,9 +46,15 @@ var (
 	// ErrOpen: a frame did not decrypt (wrong key, corrupt, or not
 	// encrypted at all). It is counted and must never be played.
 	ErrOpen = errors.New("e2ee: frame did not decrypt")
-	// ErrServerFrame: a server-injected frame, which carries no audio.
-	ErrServerFrame = errors.New("e2ee: server-injected frame")
+	// ErrServerFrame: a server-injected frame, which carries no audio. It
+	// matches room.ErrNotAudio.
+	ErrServerFrame error = serverFrameError{}
 )
+
+type serverFrameError struct{}
+
+func (serverFrameError) Error() string        { return "e2ee: server-injected frame" }
+func (serverFrameError) Is(target error) bool { return target == room.ErrNotAudio }
 
 // Stats counts frames.
 type Stats struct {

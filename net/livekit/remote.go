@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/webrtc/v4"
 
@@ -21,16 +22,21 @@ type remoteTrack struct {
 	t           *webrtc.TrackRemote
 	participant string
 	id          string
+	encrypted   bool      // the publisher announced end-to-end encryption
 	enc         Encryptor // non-nil only for an encrypted track
+	failed      atomic.Uint64
 
 	mu      sync.Mutex // one reader at a time: scratch is shared
 	scratch []byte     // raw packets of an encrypted track
 }
 
-var _ room.RemoteTrack = (*remoteTrack)(nil)
+var (
+	_ room.RemoteTrack = (*remoteTrack)(nil)
+	_ room.CryptoTrack = (*remoteTrack)(nil)
+)
 
 func newRemoteTrack(t *webrtc.TrackRemote, participant, id string, encrypted bool, enc Encryptor) *remoteTrack {
-	rt := &remoteTrack{t: t, participant: participant, id: id}
+	rt := &remoteTrack{t: t, participant: participant, id: id, encrypted: encrypted}
 	if encrypted && enc != nil {
 		rt.enc = enc
 		rt.scratch = make([]byte, mtu)
@@ -43,6 +49,12 @@ func (t *remoteTrack) Participant() string { return t.participant }
 
 // ID implements room.RemoteTrack.
 func (t *remoteTrack) ID() string { return t.id }
+
+// Encrypted implements room.CryptoTrack.
+func (t *remoteTrack) Encrypted() bool { return t.encrypted }
+
+// Undecryptable implements room.CryptoTrack.
+func (t *remoteTrack) Undecryptable() uint64 { return t.failed.Load() }
 
 // ReadPacket implements room.RemoteTrack. It reads the next RTP packet
 // (after pion's interceptors) into buf and returns its header fields and the
@@ -73,7 +85,11 @@ func (t *remoteTrack) ReadPacket(buf []byte) (room.Packet, error) {
 		if t.enc != nil {
 			out, err := t.enc.Open(buf[:0], p.Payload, t.participant)
 			if err != nil {
-				continue // a frame we cannot open is as good as lost
+				// A frame we cannot open is as good as lost.
+				if !errors.Is(err, room.ErrNotAudio) {
+					t.failed.Add(1)
+				}
+				continue
 			}
 			p.Payload = out
 		}

@@ -182,6 +182,24 @@ type RemoteTrack interface {
 	ReadPacket(buf []byte) (Packet, error)
 }
 
+// CryptoTrack is implemented by a RemoteTrack whose backend knows whether
+// its publisher encrypts end to end (LiveKit announces it per track), so a
+// listener can say "encrypted, and I have no key" instead of decoding
+// ciphertext as noise.
+type CryptoTrack interface {
+	// Encrypted reports whether the publisher announced end-to-end
+	// encryption. Without a key, ReadPacket then returns ciphertext.
+	Encrypted() bool
+	// Undecryptable counts frames that did not decrypt with the keys held
+	// (a wrong passphrase, a key index not held) and were dropped.
+	Undecryptable() uint64
+}
+
+// ErrNotAudio is matched (errors.Is) by a decryptor's error for a frame that
+// carries no audio (LiveKit's server-injected frames): skipped, not counted
+// as undecryptable.
+var ErrNotAudio = errors.New("room: frame carries no audio")
+
 // Stats are a session's counters and the latest receiver reports
 // (RFC 3550 §6.4.2) about the device's own stream.
 type Stats struct {
