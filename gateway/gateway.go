@@ -54,6 +54,9 @@ const IdentifyTime = 5 * time.Second
 
 // Status is a snapshot of the device for status pages, MQTT and systemd.
 type Status struct {
+	// Device and Name are the config's device.id and device.name.
+	Device string    `json:"device"`
+	Name   string    `json:"name"`
 	State  State     `json:"state"`
 	Reason string    `json:"reason"`
 	Since  time.Time `json:"since"`
@@ -474,6 +477,7 @@ func (g *Gateway) statusLine() string {
 
 func (g *Gateway) snapshot() {
 	s := Status{
+		Device: g.cfg.Device.ID, Name: g.cfg.Device.Name,
 		State: g.state, Reason: g.reason, Since: g.since, OnAir: g.gateOpen, Muted: g.in.muted,
 		Room: g.cfg.Room.Room, Backend: string(g.cfg.Room.Backend), Capture: g.in.captureErr,
 	}

@@ -42,7 +42,8 @@ type DeviceConfig struct {
 	// and '_', at most 64. It is the MQTT topic segment and the default room
 	// identity. Default: "onair-" + the host name.
 	ID string `yaml:"id" json:"id"`
-	// Name is a human name shown in Home Assistant and the room.
+	// Name is a human name: the participant name listeners see when the
+	// device mints its own LiveKit tokens (api_key), and "name" in /status.
 	// Default: the ID.
 	Name string `yaml:"name" json:"name"`
 }
@@ -74,7 +75,8 @@ type AudioConfig struct {
 // warns when Broker is set and does not contact it.
 type MQTTConfig struct {
 	// Broker is tcp://host:1883, ssl://host:8883 (or mqtt://, mqtts://).
-	// Empty disables MQTT. Default: empty.
+	// Empty disables MQTT. Default: empty. This release has no MQTT
+	// client: a broker is validated but not contacted, and onaird warns.
 	Broker string `yaml:"broker" json:"broker"`
 	// ClientID defaults to the device id.
 	ClientID string `yaml:"client_id" json:"client_id"`

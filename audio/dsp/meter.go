@@ -21,10 +21,10 @@ const (
 type Level struct {
 	// PeakDBFS is the peak level with a falling hold, in dBFS (-120 for
 	// silence).
-	PeakDBFS float64
+	PeakDBFS float64 `json:"peak_dbfs"`
 	// RMSDBFS is the RMS level over about 300 ms, in dBFS (-120 for
 	// silence).
-	RMSDBFS float64
+	RMSDBFS float64 `json:"rms_dbfs"`
 }
 
 // Meters is a snapshot of a Chain's meters.

@@ -76,23 +76,23 @@ type Config struct {
 // Stats are the pipeline's counters.
 type Stats struct {
 	// Frames read from the source.
-	Frames uint64
+	Frames uint64 `json:"frames"`
 	// Packets encoded and handed to the sink.
-	Packets uint64
+	Packets uint64 `json:"packets"`
 	// Drops: capture frames overwritten in the ring because processing
 	// fell behind.
-	Drops uint64
+	Drops uint64 `json:"drops"`
 	// Late: times processing found more than one frame waiting.
-	Late uint64
+	Late uint64 `json:"late"`
 	// SinkErrors: packets the sink refused (not connected, not allowed to
 	// publish).
-	SinkErrors uint64
+	SinkErrors uint64 `json:"sink_errors"`
 	// EncodeErrors: frames the encoder failed on (they are skipped).
-	EncodeErrors uint64
+	EncodeErrors uint64 `json:"encode_errors"`
 	// Xruns reported by the source, if it counts them.
-	Xruns uint64
+	Xruns uint64 `json:"xruns"`
 	// Pos is the sample position just after the last frame read.
-	Pos int64
+	Pos int64 `json:"pos"`
 }
 
 // xrunCounter is implemented by sources that count overruns (hw/alsa).

@@ -72,6 +72,12 @@ http: {listen: %q}
 	if strings.Contains(body, "http-test-passphrase") || strings.Contains(body, srv.APISecret) {
 		t.Error("/status shows a secret")
 	}
+	rs, _ := st["room_stats"].(map[string]any)
+	pl, _ := st["pipeline"].(map[string]any)
+	if st["device"] != "http-dev" || st["state"] != "onair" || st["encrypted"] != true || rs["state"] != "connected" ||
+		rs["join_attempts"] == nil || pl["frames"] == nil {
+		t.Errorf("/status lacks the device, its state or snake_case figures:\n%s", body)
+	}
 
 	// Let packets flow a while, so counters have something to count.
 	deadline := time.Now().Add(10 * time.Second)

@@ -9,9 +9,11 @@ import (
 
 // Config holds the room's end-to-end encryption keys and policy.
 type Config struct {
-	// Required refuses to publish unencrypted: with no key, or with a
-	// backend that cannot encrypt (WHIP), onaird stays off air and says
-	// why. Default: false (but any configured key is always used).
+	// Required refuses to publish unencrypted: a config that sets it with
+	// no key, or with a backend that cannot encrypt (WHIP), is invalid, so
+	// onaird does not start on it (exit 2, naming e2ee.required) and a
+	// reload to it is rejected. Default: false (but any configured key is
+	// always used).
 	Required bool `yaml:"required" json:"required"`
 	// Passphrase is the shared room passphrase, from which the AES key is
 	// derived as LiveKit's SDKs do (PBKDF2-SHA256). Mutually exclusive

@@ -34,6 +34,10 @@ type Encryptor interface {
 
 // Options are the LiveKit-specific choices of a Room.
 type Options struct {
+	// Name is the participant's display name in the tokens the device
+	// mints (with an API key). Default: the identity. A configured token
+	// carries the name its issuer chose.
+	Name string
 	// Channels of the published Opus track: 1 (mono) or 2 (stereo).
 	// Default: 1.
 	Channels int

@@ -1,6 +1,7 @@
 package livekit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,7 +44,7 @@ func (r *Room) token(now time.Time) (string, error) {
 	canPublish, canSubscribe := !r.opts.ListenOnly, r.opts.Subscribe
 	at := auth.NewAccessToken(r.cfg.APIKey, r.cfg.APISecret.Reveal()).
 		SetIdentity(r.cfg.Identity).
-		SetName(r.cfg.Identity).
+		SetName(cmp.Or(r.opts.Name, r.cfg.Identity)).
 		SetValidFor(r.cfg.TokenTTL.D()).
 		SetVideoGrant(&auth.VideoGrant{
 			RoomJoin:     true,

@@ -3,6 +3,7 @@ package livekit
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net"
 	"strings"
@@ -203,5 +204,36 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := New(good, Options{}, nil); err != nil {
 		t.Errorf("good config rejected: %v", err)
+	}
+}
+
+// TestMintedTokenName: a token minted on the device carries Options.Name as
+// the participant name, and the identity when no name is given.
+func TestMintedTokenName(t *testing.T) {
+	for name, want := range map[string]string{"Studio A": "Studio A", "": "dev1"} {
+		cfg := room.Config{URL: "ws://127.0.0.1:7880", Room: "r", APIKey: "k", APISecret: conf.Secret("a-secret-of-some-length-0123456789")}
+		cfg.SetDefaults("dev1")
+		r, err := New(cfg, Options{Name: name}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := r.token(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims struct {
+			Name string `json:"name"`
+			Sub  string `json:"sub"`
+		}
+		if err := json.Unmarshal(payload, &claims); err != nil {
+			t.Fatal(err)
+		}
+		if claims.Name != want || claims.Sub != "dev1" {
+			t.Errorf("name %q: token says name %q, identity %q; want %q, dev1", name, claims.Name, claims.Sub, want)
+		}
 	}
 }

@@ -203,18 +203,18 @@ var ErrNotAudio = errors.New("room: frame carries no audio")
 // Stats are a session's counters and the latest receiver reports
 // (RFC 3550 §6.4.2) about the device's own stream.
 type Stats struct {
-	PacketsSent uint64
-	BytesSent   uint64
+	PacketsSent uint64 `json:"packets_sent"`
+	BytesSent   uint64 `json:"bytes_sent"`
 	// RTT from RTCP, zero until known.
-	RTT time.Duration
+	RTT time.Duration `json:"rtt_ns"`
 	// FractionLost is the latest receiver-reported loss, 0..1.
-	FractionLost float64
+	FractionLost float64 `json:"fraction_lost"`
 	// Jitter reported by the receiver.
-	Jitter time.Duration
+	Jitter time.Duration `json:"jitter_ns"`
 	// Encrypted is true when every frame the session sends is end-to-end
 	// encrypted.
-	Encrypted bool
+	Encrypted bool `json:"encrypted"`
 	// EventsDropped counts events the session could not deliver because
 	// the reader of Events fell behind.
-	EventsDropped uint64
+	EventsDropped uint64 `json:"events_dropped"`
 }

@@ -35,6 +35,10 @@ const (
 	StateStopped
 )
 
+// MarshalText writes the state's name, as String does, so JSON status
+// says "connected" rather than a number.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // String returns the state's name as logged ("connected").
 func (s State) String() string {
 	switch s {
@@ -104,18 +108,20 @@ func (c Config) SupervisorConfig() SupervisorConfig {
 // SupervisorStats are a Supervisor's counters.
 type SupervisorStats struct {
 	// State is the current state.
-	State State
+	State State `json:"state"`
 	// Session is the current session's Stats (zero while none is up).
-	Session Stats
+	Session Stats `json:"session"`
 	// Dropped counts frames WriteOpus did not send: no session, not
 	// allowed to publish, or a session error.
-	Dropped uint64
+	Dropped uint64 `json:"dropped"`
 	// JoinAttempts and JoinFailures count calls to Room.Join and their
 	// failures; Sessions counts successful joins.
-	JoinAttempts, JoinFailures, Sessions uint64
+	JoinAttempts uint64 `json:"join_attempts"`
+	JoinFailures uint64 `json:"join_failures"`
+	Sessions     uint64 `json:"sessions"`
 	// EarlyJoins counts backoff waits cut short because a probe found the
 	// server, which had been down, answering again (see Prober).
-	EarlyJoins uint64
+	EarlyJoins uint64 `json:"early_joins"`
 }
 
 // stableSession is how long a session must have lasted for its loss to start
