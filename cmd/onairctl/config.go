@@ -26,7 +26,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		for _, p := range provisioning.Problems(err) {
 			fmt.Fprintf(stderr, "  %v\n", p)
 		}
-		return fmt.Errorf("%s: invalid config", *path)
+		return &configError{*path + ": invalid config"}
 	}
 	for _, w := range provisioning.Warnings(*path, r) {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
@@ -36,7 +36,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 			for _, e := range errs {
 				fmt.Fprintf(stderr, "  %v\n", e)
 			}
-			return fmt.Errorf("%s: valid, but not usable on this machine", *path)
+			return &configError{*path + ": valid, but not usable on this machine"}
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", *path)
 		return nil

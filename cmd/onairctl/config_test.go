@@ -48,4 +48,19 @@ func TestConfigCheckAndShow(t *testing.T) {
 	if _, _, err := run("frob"); err == nil {
 		t.Error("unknown subcommand accepted")
 	}
+	// Exit codes as onaird -check-config: 2 for a bad config, 0 for a good one.
+	var mo, me bytes.Buffer
+	if code := mainErr(context.Background(), []string{"config", "check", "-config", typo}, &mo, &me); code != 2 {
+		t.Errorf("config check of an invalid file: exit %d, want 2", code)
+	}
+	if code := mainErr(context.Background(), []string{"config", "check", "-config", nowav}, &mo, &me); code != 2 {
+		t.Errorf("config check of an unusable file: exit %d, want 2", code)
+	}
+	if code := mainErr(context.Background(), []string{"config", "check", "-config", good}, &mo, &me); code != 0 {
+		t.Errorf("config check of a good file: exit %d\n%s", code, me.String())
+	}
+	mo.Reset()
+	if code := mainErr(context.Background(), []string{"-version"}, &mo, &me); code != 0 || !strings.HasPrefix(mo.String(), "onairctl ") {
+		t.Errorf("-version: exit %d, %q", code, mo.String())
+	}
 }

@@ -23,6 +23,12 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
+// configError marks an invalid or unusable config file: exit code 2, as
+// onaird -check-config.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
@@ -66,6 +72,9 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if args[0] == "-version" || args[0] == "--version" {
+		args[0] = "version"
+	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "onairctl: unknown command %q\n\n", args[0])
@@ -74,12 +83,13 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	err := cmd.run(ctx, args[1:], stdout, stderr)
 	var ue *usageError
+	var ce *configError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, &ce):
 		fmt.Fprintf(stderr, "onairctl %s: %v\n", args[0], err)
 		return 2
 	}
