@@ -76,7 +76,7 @@ test:
 	@scripts/test.sh
 
 bench:
-	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem -count 5 ./audio/...
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem -count 6 ./audio/... ./net/e2ee
 
 fuzz:
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./provisioning

@@ -26,7 +26,7 @@ type Config struct {
 	Application Application `yaml:"application" json:"application"`
 	// Bitrate in bits per second, 6000..510000. Default: 32000.
 	Bitrate int `yaml:"bitrate" json:"bitrate"`
-	// Complexity 0..10. Default: 10 (336 µs per 20 ms mono speech frame
+	// Complexity 0..10. Default: 10 (about 320 µs per 20 ms mono speech frame
 	// measured on the x86 CI machine; lower it on a Pi Zero 2 W if the CPU
 	// is short).
 	Complexity *int `yaml:"complexity" json:"complexity"`
