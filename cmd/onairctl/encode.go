@@ -106,6 +106,7 @@ func runEncode(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer enc.Close()
+	src = newPaddedSource(src, format, oc.Frame.D())
 	p, err := pipeline.New(pipeline.Config{}, src, chain, enc, nil)
 	if err != nil {
 		return err
@@ -159,12 +160,64 @@ func runEncode(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if writeErr != nil {
 		return fmt.Errorf("write %s: %w", *out, writeErr)
 	}
-	dur := format.Rate.Duration(int(frame.Pos) + format.FrameLen())
+	dur := time.Duration(float64(wav.Len()) / float64(wav.Rate) * float64(time.Second))
 	fmt.Fprintf(stdout, "%s: %v of audio, %d packets, %d bytes (%.1f kbit/s), board %s, %d ch in, opus %s %d bit/s complexity %d\n",
 		*out, dur.Round(time.Millisecond), packets, bytes, float64(bytes*8)/dur.Seconds()/1000,
 		r.Board.Profile, format.Channels, oc.Application, oc.Bitrate, *oc.Complexity)
 	fmt.Fprintf(stdout, "cpu %v for %v of audio (%.1f%% of one core), wall %v\n",
 		cpu.Round(time.Millisecond), dur.Round(time.Millisecond), 100*cpu.Seconds()/dur.Seconds(), time.Since(wall0).Round(time.Millisecond))
+	return nil
+}
+
+// oggPreSkip is the pre-skip pion's Ogg writer declares, in 48 kHz samples
+// (RFC 7845 §4.2): players drop that much decoded audio from the start.
+const oggPreSkip = 3840
+
+// paddedSource plays silence before and after its source. pion's Ogg writer
+// declares a fixed pre-skip of 3840 samples (80 ms) where the encoder's
+// look-ahead is 312, so players drop the first 80 ms of decoded audio:
+// that much leading silence makes them drop silence only (the file starts
+// with the 6.5 ms look-ahead of silence). Trailing silence of one Opus
+// frame and a period flushes the look-ahead, so the end is not cut either.
+type paddedSource struct {
+	audio.Source
+	lead, tail int   // frames of silence still to play before and after
+	shift      int64 // samples of silence played before the source
+	next       int64 // position of the next frame
+	done       bool  // the source has ended
+}
+
+func newPaddedSource(src audio.Source, f audio.Format, opusFrame time.Duration) *paddedSource {
+	periods := func(d time.Duration) int { return int((d + f.Period - 1) / f.Period) }
+	lead := periods(time.Duration(oggPreSkip) * time.Second / 48000)
+	return &paddedSource{Source: src, lead: lead, tail: periods(opusFrame + f.Period), shift: int64(lead * f.FrameLen())}
+}
+
+func (s *paddedSource) ReadFrame(dst *audio.Frame) error {
+	switch {
+	case s.lead > 0:
+		s.lead--
+	case !s.done:
+		err := s.Source.ReadFrame(dst)
+		if err == nil {
+			dst.Pos += s.shift
+			s.next = dst.Pos + int64(dst.Len())
+			return nil
+		}
+		if !errors.Is(err, audio.ErrEndOfStream) {
+			return err
+		}
+		s.done = true
+		fallthrough
+	default:
+		if s.tail == 0 {
+			return audio.ErrEndOfStream
+		}
+		s.tail--
+	}
+	clear(dst.Samples)
+	dst.Pos, dst.Rate = s.next, s.Format().Rate
+	s.next += int64(dst.Len())
 	return nil
 }
 
