@@ -425,3 +425,28 @@ func TestDuplicateKeyAlone(t *testing.T) {
 		t.Errorf("problems %q, want the duplicate alone", problems)
 	}
 }
+
+func TestExposedListen(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"":               false,
+		"127.0.0.1:9110": false,
+		"[::1]:9110":     false,
+		"localhost:9110": false,
+		":9110":          true,
+		"0.0.0.0:9110":   true,
+		"[::]:9110":      true,
+		"10.0.0.5:9110":  true,
+		"studio.lan:80":  true,
+	} {
+		if got := exposed(addr); got != want {
+			t.Errorf("exposed(%q) = %v, want %v", addr, got, want)
+		}
+	}
+	r, err := Decode([]byte(minimal+"http: {listen: \"0.0.0.0:9110\"}\n"), YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(Warnings("", r), "\n"); !strings.Contains(w, "http.listen 0.0.0.0:9110 is reachable from other hosts") {
+		t.Errorf("no warning for a wildcard listen address:\n%s", w)
+	}
+}

@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ func Warnings(path string, r *Resolved) []string {
 		w = append(w, "e2ee: a key is set but room.backend whip cannot carry LiveKit's frame encryption: audio goes out NOT end-to-end encrypted; set e2ee.required to refuse that")
 	}
 	w = append(w, tokenWarnings(r, time.Now())...)
+	if exposed(r.HTTP.Listen) {
+		w = append(w, "http.listen "+r.HTTP.Listen+" is reachable from other hosts: /status and /metrics have no authentication; keep it on 127.0.0.1 unless a firewall guards it")
+	}
 	if r.MQTT.Broker != "" {
 		w = append(w, "mqtt.broker is set, but this onaird has no MQTT client yet: the broker is not contacted; status is on http.listen and the systemd status line")
 	}
@@ -68,4 +72,22 @@ func tokenWarnings(r *Resolved, now time.Time) []string {
 		w = append(w, fmt.Sprintf("room.token is for identity %q but room.identity is %q: LiveKit uses the token's", c.Identity, r.Room.Identity))
 	}
 	return w
+}
+
+// exposed reports whether a listen address (host:port) accepts connections
+// from other hosts: an empty host, a wildcard, or any address that is not
+// loopback. localhost counts as loopback.
+func exposed(addr string) bool {
+	if addr == "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false // validation reports a malformed address
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }

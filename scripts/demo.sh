@@ -69,8 +69,8 @@ pids+=($!)
 
 echo "demo: starting onairctl listen in room demo (Ctrl-C to stop)"
 listen=(bin/onairctl listen -url "ws://127.0.0.1:$port" -room demo -api-key devkey -api-secret secret -identity demo-listener)
-[ -n "$passphrase" ] && listen+=(-e2ee-passphrase "$passphrase")
 [ -n "${DEMO_SECONDS:-}" ] && listen+=(-duration "${DEMO_SECONDS}s")
-"${listen[@]}" &
+# The passphrase goes in the environment, out of ps, as README advises.
+ONAIR_E2EE_PASSPHRASE="$passphrase" "${listen[@]}" &
 pids+=($!)
 wait "${pids[2]}" || true

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -22,6 +23,9 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	r, err := provisioning.Load(*path)
+	if err != nil && !errors.Is(err, provisioning.ErrInvalid) {
+		return &configError{fmt.Sprintf("%s: cannot %v", *path, err)}
+	}
 	if err != nil {
 		for _, p := range provisioning.Problems(err) {
 			fmt.Fprintf(stderr, "  %v\n", p)

@@ -34,25 +34,32 @@ func startHTTP(addr string, g *gateway.Gateway, log *slog.Logger) (*http.Server,
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		s := g.Status()
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		b2i := map[bool]int{false: 0, true: 1}
-		fmt.Fprintf(w, "# TYPE onair_on_air gauge\nonair_on_air %d\n", b2i[s.OnAir])
-		fmt.Fprintf(w, "# TYPE onair_encrypted gauge\nonair_encrypted %d\n", b2i[s.Encrypted])
-		fmt.Fprintf(w, "# TYPE onair_state gauge\nonair_state{state=%q} 1\n", s.State)
-		for _, m := range []struct {
-			name string
-			v    uint64
-		}{
-			{"onair_capture_frames_total", s.Pipeline.Frames}, {"onair_packets_total", s.Pipeline.Packets},
-			{"onair_capture_drops_total", s.Pipeline.Drops}, {"onair_capture_xruns_total", s.Pipeline.Xruns},
-			{"onair_late_frames_total", s.Pipeline.Late}, {"onair_packets_not_sent_total", s.RoomStats.Dropped},
-			{"onair_room_joins_total", s.RoomStats.JoinAttempts},
-			{"onair_room_join_failures_total", s.RoomStats.JoinFailures},
-			{"onair_room_early_joins_total", s.RoomStats.EarlyJoins},
-		} {
-			fmt.Fprintf(w, "# TYPE %s counter\n%s %d\n", m.name, m.name, m.v)
+		b2f := map[bool]float64{false: 0, true: 1}
+		metric := func(name, typ, help string, v float64, labels string) {
+			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s%s %g\n", name, help, name, typ, name, labels, v)
 		}
-		fmt.Fprintf(w, "# TYPE onair_room_fraction_lost gauge\nonair_room_fraction_lost %g\n", s.RoomStats.Session.FractionLost)
-		fmt.Fprintf(w, "# TYPE onair_output_rms_dbfs gauge\nonair_output_rms_dbfs %g\n", s.OutLevel.RMSDBFS)
+		metric("onair_on_air", "gauge", "1 while the device is on air (the gate is open).", b2f[s.OnAir], "")
+		metric("onair_encrypted", "gauge", "1 when the room audio is end-to-end encrypted.", b2f[s.Encrypted], "")
+		metric("onair_state", "gauge", "The device state, as a label; always 1.", 1, fmt.Sprintf("{state=%q}", s.State))
+		for _, m := range []struct {
+			name, help string
+			v          uint64
+		}{
+			{"onair_capture_frames_total", "Capture frames read.", s.Pipeline.Frames},
+			{"onair_packets_total", "Opus packets encoded.", s.Pipeline.Packets},
+			{"onair_capture_drops_total", "Capture frames dropped because processing fell behind.", s.Pipeline.Drops},
+			{"onair_capture_xruns_total", "Capture overruns reported by the sound card.", s.Pipeline.Xruns},
+			{"onair_late_frames_total", "Times processing found more than one frame waiting.", s.Pipeline.Late},
+			{"onair_packets_not_sent_total", "Packets not sent: no session, or not allowed to publish.", s.RoomStats.Dropped},
+			{"onair_room_joins_total", "Attempts to join the room.", s.RoomStats.JoinAttempts},
+			{"onair_room_join_failures_total", "Joins that failed.", s.RoomStats.JoinFailures},
+			{"onair_room_early_joins_total", "Rejoins started as soon as a server that was down answered again.", s.RoomStats.EarlyJoins},
+		} {
+			metric(m.name, "counter", m.help, float64(m.v), "")
+		}
+		metric("onair_room_fraction_lost", "gauge", "Loss the room's receiver reports, 0..1.", s.RoomStats.Session.FractionLost, "")
+		metric("onair_room_rtt_seconds", "gauge", "Round-trip time from RTCP, 0 until known.", s.RoomStats.Session.RTT.Seconds(), "")
+		metric("onair_output_rms_dbfs", "gauge", "RMS level of the processed audio, dBFS.", s.OutLevel.RMSDBFS, "")
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

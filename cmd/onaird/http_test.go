@@ -98,12 +98,17 @@ http: {listen: %q}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	if len(fams) != 15 {
+		t.Errorf("%d metric families, want the 15 the test knows", len(fams))
+	}
 	want := map[string]dto.MetricType{
 		"onair_on_air": dto.MetricType_GAUGE, "onair_encrypted": dto.MetricType_GAUGE, "onair_state": dto.MetricType_GAUGE,
 		"onair_capture_frames_total": dto.MetricType_COUNTER, "onair_packets_total": dto.MetricType_COUNTER,
 		"onair_capture_drops_total": dto.MetricType_COUNTER, "onair_room_joins_total": dto.MetricType_COUNTER,
 		"onair_room_join_failures_total": dto.MetricType_COUNTER, "onair_room_early_joins_total": dto.MetricType_COUNTER,
 		"onair_room_fraction_lost": dto.MetricType_GAUGE, "onair_output_rms_dbfs": dto.MetricType_GAUGE,
+		"onair_room_rtt_seconds": dto.MetricType_GAUGE, "onair_capture_xruns_total": dto.MetricType_COUNTER,
+		"onair_late_frames_total": dto.MetricType_COUNTER, "onair_packets_not_sent_total": dto.MetricType_COUNTER,
 	}
 	for name, typ := range want {
 		f := fams[name]
@@ -113,6 +118,9 @@ http: {listen: %q}
 		}
 		if f.GetType() != typ {
 			t.Errorf("%s is a %v, want %v", name, f.GetType(), typ)
+		}
+		if f.GetHelp() == "" {
+			t.Errorf("%s has no HELP", name)
 		}
 	}
 	if value(fams["onair_on_air"]) != 1 || value(fams["onair_encrypted"]) != 1 {

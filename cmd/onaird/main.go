@@ -93,6 +93,10 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 // line. Secrets never appear: the decoder redacts them.
 func checkConfig(path string, stdout, stderr io.Writer) int {
 	r, err := provisioning.Load(path)
+	if err != nil && !errors.Is(err, provisioning.ErrInvalid) {
+		fmt.Fprintf(stderr, "%s: cannot %v\n", path, err)
+		return exitConfig
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: invalid config:\n", path)
 		for _, p := range provisioning.Problems(err) {
