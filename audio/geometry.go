@@ -43,11 +43,11 @@ func (g Geometry) Validate() error {
 	var errs []error
 	switch g.Shape {
 	case ShapeLinear:
-		if g.Mics > 1 && (g.Spacing <= 0 || g.Spacing > 1) {
+		if g.Mics > 1 && !(g.Spacing > 0 && g.Spacing <= 1) { // NaN fails too
 			errs = append(errs, conf.Errorf("spacing", "%v m is out of range (0, 1]", g.Spacing))
 		}
 	case ShapeCircular:
-		if g.Radius <= 0 || g.Radius > 1 {
+		if !(g.Radius > 0 && g.Radius <= 1) { // NaN fails too
 			errs = append(errs, conf.Errorf("radius", "%v m is out of range (0, 1]", g.Radius))
 		}
 		if g.Mics < 3 {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -265,11 +266,38 @@ func (c *Config) validate() error {
 		errs = append(errs, conf.Errorf("e2ee.required", "is true but room.backend whip cannot carry LiveKit end-to-end encryption"))
 	}
 	if c.HTTP.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-			errs = append(errs, conf.Errorf("http.listen", "%q is not host:port", c.HTTP.Listen))
+		errs = append(errs, validListen(c.HTTP.Listen)...)
+	}
+	if c.Board.Profile == "sim" {
+		names := map[string]bool{}
+		for _, b := range c.Controls.Buttons {
+			names[b.Name] = true
+		}
+		for i, st := range c.Board.Sim.Script {
+			if !names[st.Button] {
+				errs = append(errs, conf.Errorf("board.sim.script["+strconv.Itoa(i)+"].button", "%q is not a button in controls.buttons", st.Button))
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validListen checks http.listen: an IP address (or localhost, or nothing
+// for every interface) and a port 1..65535, which is what the status server
+// can bind.
+func validListen(addr string) []error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return []error{conf.Errorf("http.listen", "%q is not host:port", addr)}
+	}
+	var errs []error
+	if host != "" && host != "localhost" && net.ParseIP(host) == nil {
+		errs = append(errs, conf.Errorf("http.listen", "host %q is not an IP address or localhost", host))
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		errs = append(errs, conf.Errorf("http.listen", "port %q is not a number 1..65535", port))
+	}
+	return errs
 }
 
 func (m MQTTConfig) validate() error {
@@ -278,7 +306,7 @@ func (m MQTTConfig) validate() error {
 		u, err := url.Parse(m.Broker)
 		switch {
 		case err != nil || u.Host == "":
-			errs = append(errs, conf.Errorf("broker", "%q is not a URL such as tcp://host:1883", m.Broker))
+			errs = append(errs, conf.Errorf("broker", "%q is not a URL such as tcp://host:1883", conf.RedactURL(m.Broker)))
 		case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "mqtt" && u.Scheme != "mqtts" && u.Scheme != "tls":
 			errs = append(errs, conf.Errorf("broker", "scheme %q is not tcp, ssl, tls, mqtt or mqtts", u.Scheme))
 		}

@@ -450,3 +450,50 @@ func TestExposedListen(t *testing.T) {
 		t.Errorf("no warning for a wildcard listen address:\n%s", w)
 	}
 }
+
+// TestHostileValues: values that pass naive range checks (NaN fails every
+// comparison), decimals meant for integers, a bad value that yaml.v3 would
+// stop decoding at, and credentials in URLs. Each is named by its path,
+// every other problem is still found, no false complaint is added, and no
+// credential is printed.
+func TestHostileValues(t *testing.T) {
+	doc := `opus:
+  frame: 20
+  complexity: 3.5
+board: {profile: sim, geometry: {radius: .nan}, sim: {level: .inf, azimuth: 720, script: [{at: 1s, button: talk, action: press}]}}
+audio:
+  capture: {period: -10ms}
+  processing: {agc: {max_gain: .nan}}
+e2ee: {key_index: 1.9, passphrase: abcdefghij}
+room: {url: "ws://127.0.0.1:1", token: SECRETTOKEN}
+mqtt: {broker: "ws://admin:hunter2@/x"}
+http: {listen: "999.1.1.1:99999"}
+`
+	_, err := Decode([]byte(doc), YAML)
+	got := map[string]bool{}
+	for _, p := range Problems(err) {
+		var fe *conf.FieldError
+		if !errors.As(p, &fe) {
+			t.Errorf("problem without a path: %v", p)
+			continue
+		}
+		got[fe.Path] = true
+		if strings.Contains(p.Error(), "hunter2") || strings.Contains(p.Error(), "SECRETTOKEN") {
+			t.Errorf("a credential is printed: %v", p)
+		}
+	}
+	for _, want := range []string{"opus.frame", "opus.complexity", "board.geometry.radius", "board.sim.level", "board.sim.azimuth",
+		"board.sim.script[0].button", "audio.capture.period", "audio.processing.agc.max_gain", "e2ee.key_index", "mqtt.broker", "http.listen"} {
+		if !got[want] {
+			t.Errorf("%s not reported; got %v", want, got)
+		}
+	}
+	for _, never := range []string{"room.url", "room.token"} {
+		if got[never] {
+			t.Errorf("false complaint about %s", never)
+		}
+	}
+	if t.Failed() {
+		t.Logf("%v", err)
+	}
+}

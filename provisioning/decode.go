@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"sort"
@@ -308,25 +309,50 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return
 	}
+	// bad reports a problem with n and turns n into null, so the lenient
+	// decode after the walk skips it instead of stopping there (yaml.v3
+	// stops the whole decode at a field whose UnmarshalYAML fails), and
+	// every later problem is still found.
+	bad := func(format string, args ...any) {
+		*errs = append(*errs, conf.Errorf(path, format, args...))
+		*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
+	}
 	if isScalar(t) {
 		if n.Kind != yaml.ScalarNode {
-			*errs = append(*errs, conf.Errorf(path, "expected %s (line %d)", kindName(t), n.Line))
+			bad("expected %s (line %d)", kindName(t), n.Line)
 			return
 		}
 		v := reflect.New(t)
 		if err := n.Decode(v.Interface()); err != nil {
 			if t == secretType {
-				*errs = append(*errs, conf.Errorf(path, "expected %s (line %d)", kindName(t), n.Line))
+				bad("expected %s (line %d)", kindName(t), n.Line)
 				return
 			}
-			*errs = append(*errs, conf.Errorf(path, "%q is not %s (line %d)", n.Value, kindName(t), n.Line))
+			bad("%q is not %s (line %d)", n.Value, kindName(t), n.Line)
+			return
+		}
+		switch t.Kind() {
+		case reflect.Float32, reflect.Float64:
+			// Range checks (x < lo || x > hi) are false for NaN: refuse
+			// it here, for every number at once.
+			if f := v.Elem().Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+				bad("%s is not a finite number (line %d)", n.Value, n.Line)
+			}
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			// yaml.v3 truncates 1.9 to 1 for an integer field.
+			if n.ShortTag() == "!!float" {
+				if f, err := strconv.ParseFloat(n.Value, 64); err != nil || f != math.Trunc(f) {
+					bad("%s is not a whole number (line %d)", n.Value, n.Line)
+				}
+			}
 		}
 		return
 	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			*errs = append(*errs, conf.Errorf(path, "expected a mapping (line %d)", n.Line))
+			bad("expected a mapping (line %d)", n.Line)
 			return
 		}
 		fields := fieldsOf(t)
@@ -356,7 +382,7 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
-			*errs = append(*errs, conf.Errorf(path, "expected a list (line %d)", n.Line))
+			bad("expected a list (line %d)", n.Line)
 			return
 		}
 		for i, c := range n.Content {

@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/provisioning"
 )
 
@@ -45,8 +46,10 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "%s: ok\n", *path)
 		return nil
 	}
-	// Secrets marshal as [redacted].
-	out, err := yaml.Marshal(r.Config)
+	// Secrets marshal as [redacted]; URLs may carry credentials too.
+	c := r.Config
+	c.Room.URL, c.MQTT.Broker = conf.RedactURL(c.Room.URL), conf.RedactURL(c.MQTT.Broker)
+	out, err := yaml.Marshal(c)
 	if err != nil {
 		return err
 	}

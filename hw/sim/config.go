@@ -34,7 +34,7 @@ type Config struct {
 	// a tone or chirp, the active RMS of a WAV (see the package doc).
 	// Default: -20.
 	Level *float64 `yaml:"level" json:"level"`
-	// Azimuth of the talker in degrees. Default: 90.
+	// Azimuth of the talker in degrees, -360..360. Default: 90.
 	Azimuth *float64 `yaml:"azimuth" json:"azimuth"`
 	// SNR is the per-mic signal-to-noise ratio of independent noise in dB,
 	// -20..120. Default: 40.
@@ -116,6 +116,9 @@ func (c Config) Validate() error {
 	}
 	if c.SNR != nil && (*c.SNR < -20 || *c.SNR > 120) {
 		errs = append(errs, conf.Errorf("snr", "%v dB is out of range -20..120", *c.SNR))
+	}
+	if c.Azimuth != nil && !(*c.Azimuth >= -360 && *c.Azimuth <= 360) {
+		errs = append(errs, conf.Errorf("azimuth", "%v degrees is out of range -360..360", *c.Azimuth))
 	}
 	if c.Diffuse > 0 || c.Diffuse < -120 {
 		errs = append(errs, conf.Errorf("diffuse", "%v dBFS is out of range -120..0", c.Diffuse))

@@ -83,7 +83,7 @@ func (c Config) Validate() error {
 	if c.URL == "" {
 		errs = append(errs, conf.Errorf("url", "must not be empty (e.g. ws://127.0.0.1:7880)"))
 	} else if u, err := url.Parse(c.URL); err != nil || u.Host == "" {
-		errs = append(errs, conf.Errorf("url", "%q is not an absolute URL", c.URL))
+		errs = append(errs, conf.Errorf("url", "%q is not an absolute URL", conf.RedactURL(c.URL)))
 	} else {
 		ok := u.Scheme == "http" || u.Scheme == "https"
 		if c.Backend == BackendLiveKit {
