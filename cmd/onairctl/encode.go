@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"syscall"
 	"time"
 
@@ -68,6 +69,11 @@ func runEncode(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &usageError{err.Error()}
 	}
 
+	if is, err := os.Stat(*in); err == nil {
+		if st, err := os.Stat(*out); err == nil && os.SameFile(is, st) {
+			return &usageError{fmt.Sprintf("-out %s is the input file: it would be overwritten", *out)}
+		}
+	}
 	wav, err := sim.LoadWAV(*in)
 	if err != nil {
 		return err

@@ -126,3 +126,26 @@ func TestEncodeKeepsStartAndEnd(t *testing.T) {
 	}
 	t.Logf("pre-skip %d; plays %.1f ms for a 1000 ms input; tone from %.1f ms", head.PreSkip, ms(len(pcm)), ms(start))
 }
+
+// TestEncodeRefusesHostileFiles: the output may not be the input, and a
+// device or FIFO as input is refused at once rather than read forever.
+func TestEncodeRefusesHostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.wav")
+	writeWAV16(t, in, 2, make([]float32, 2*4800))
+	before, _ := os.ReadFile(in)
+	var stdout, stderr bytes.Buffer
+	err := runEncode(context.Background(), []string{"-in", in, "-out", filepath.Join(dir, ".", "in.wav"), "-board", "respeaker-2mic"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "is the input file") {
+		t.Errorf("encode onto its input: %v", err)
+	}
+	if after, _ := os.ReadFile(in); !bytes.Equal(before, after) {
+		t.Error("the input was overwritten")
+	}
+	for _, path := range []string{"/dev/zero"} {
+		err := runEncode(context.Background(), []string{"-in", path, "-out", filepath.Join(dir, "z.opus"), "-board", "respeaker-2mic"}, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("encode -in %s: %v", path, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 
@@ -83,12 +84,26 @@ func LoadWAV(path string) (*WAV, error) {
 	if st.IsDir() {
 		return nil, &WAVError{File: path, Offset: -1, Reason: "is a directory"}
 	}
+	if !st.Mode().IsRegular() {
+		// A device (/dev/zero) reads forever, a FIFO blocks: neither is
+		// a recording.
+		return nil, &WAVError{File: path, Offset: -1, Reason: "is not a regular file"}
+	}
 	if st.Size() > MaxWAVBytes {
 		return nil, &WAVError{File: path, Offset: -1, Reason: fmt.Sprintf("file is %d bytes, over the %d MiB limit", st.Size(), MaxWAVBytes>>20)}
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("sim: wav file: %w", err)
+	}
+	defer f.Close()
+	// Bounded even if the file grows between Stat and here.
+	data, err := io.ReadAll(io.LimitReader(f, MaxWAVBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("sim: wav file: %w", err)
+	}
+	if len(data) > MaxWAVBytes {
+		return nil, &WAVError{File: path, Offset: -1, Reason: fmt.Sprintf("file is over the %d MiB limit", MaxWAVBytes>>20)}
 	}
 	w, err := ParseWAV(data)
 	if err != nil {

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
@@ -378,4 +381,25 @@ func FuzzParseWAV(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLoadWAVSpecialFiles: a device reads forever and a FIFO blocks; both
+// are refused at once, by name, before anything is read.
+func TestLoadWAVSpecialFiles(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "talk.wav")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/dev/zero", fifo} {
+		done := make(chan error, 1)
+		go func() { _, err := LoadWAV(path); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrBadWAV) || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("LoadWAV(%s) = %v", path, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("LoadWAV(%s) did not return", path)
+		}
+	}
 }
