@@ -277,7 +277,7 @@ func (g *Gateway) swapSpeak(old, r *provisioning.Resolved, nu *speakUnit) error 
 		g.speak = back
 		g.encRef.p.Store(back.enc)
 		back.start(g, old, g.reportCapture)
-		return fmt.Errorf("open capture %q: %w (kept the previous audio config)", r.Audio.Capture.Device, err)
+		return fmt.Errorf("open capture %q: %w", r.Audio.Capture.Device, err)
 	}
 	probe.Close()
 	g.speak = nu

@@ -81,6 +81,11 @@ func reload(ctx context.Context, g *gateway.Gateway, path string, log *slog.Logg
 		}
 		return
 	}
+	// The same advice as at start: a reload can drop the e2ee key or
+	// loosen the file's mode as easily as a first start.
+	for _, w := range provisioning.Warnings(path, r) {
+		log.Warn("config", "file", path, "advice", w)
+	}
 	if err := g.Apply(ctx, r); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("reload failed; still running on the last good config", "file", path, "err", err)
 		return
