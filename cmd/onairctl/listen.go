@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -168,6 +169,13 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := l.writeSummary(stdout); err != nil && failure == nil {
 			failure = err
 		}
+	}
+	l.mu.Lock()
+	wasUp, last := l.wasUp, l.state
+	l.mu.Unlock()
+	if failure == nil && !wasUp {
+		// A script must not read "heard nothing" as success.
+		failure = fmt.Errorf("never joined room %s: %s", opts.cfg.Room, cmp.Or(last.Reason, last.State.String()))
 	}
 	return failure
 }

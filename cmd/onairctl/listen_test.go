@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -535,5 +536,26 @@ func TestListenEncryptedRoom(t *testing.T) {
 	p, _ = listen("-e2ee-passphrase", pass)
 	if p.E2EE != "on" || p.Undecryptable != 0 || p.Packets < 50 || math.Abs(p.FrequencyHz-1000) > 2 {
 		t.Errorf("right passphrase: %+v", p)
+	}
+}
+
+// TestListenNeverJoined: nothing listens at the URL; when the duration ends
+// without a join, listen fails (exit 1) and says why, and -once-json still
+// prints its summary.
+func TestListenNeverJoined(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "ws://" + ln.Addr().String()
+	ln.Close()
+	var stdout, stderr bytes.Buffer
+	err = runListen(context.Background(), []string{"-url", url, "-room", "r", "-api-key", "k", "-api-secret", "s", "-duration", "1500ms", "-once-json"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "never joined room r") {
+		t.Errorf("err = %v, want a failure saying it never joined", err)
+	}
+	var s summary
+	if jerr := json.Unmarshal(stdout.Bytes(), &s); jerr != nil || s.State == "connected" {
+		t.Errorf("summary %q (%v)", stdout.String(), jerr)
 	}
 }
