@@ -48,8 +48,10 @@ type Capture struct {
 	closeOnce sync.Once
 
 	// Owned by the capture goroutine.
-	io  C.onair_io
-	pos int64
+	io    C.onair_io
+	pos   int64
+	start time.Time // when the first period arrived
+	slack int64     // samples the device may run ahead of the clock
 
 	periods, frames, dropped, xruns, lost atomic.Uint64
 }
@@ -112,6 +114,10 @@ func OpenCapture(cfg Config, log *slog.Logger) (*Capture, error) {
 		p.close(log)
 		return nil, &DeviceError{Device: cfg.Device, Op: "open", Err: err}
 	}
+	// A device may hand over its whole buffer at once, and the ring at
+	// most that again; beyond that and half a second it runs faster than
+	// time.
+	c.slack = int64(2*n*frameLen) + int64(cfg.Rate.Samples(500*time.Millisecond))
 	logOpened(log, p.neg, cfg.Period.D())
 	go c.run()
 	return c, nil
@@ -208,6 +214,13 @@ func (c *Capture) run() {
 		s.pos = c.pos
 		c.pos += int64(c.frameLen)
 		c.periods.Add(1)
+		if c.start.IsZero() {
+			c.start = time.Now()
+		} else if ahead := c.pos - int64(time.Since(c.start).Seconds()*float64(c.rate)); ahead > c.slack {
+			c.free <- idx
+			c.fail(&DeviceError{Device: c.p.neg.Device, Op: "read", Err: ErrTooFast})
+			return
+		}
 		select {
 		case <-c.done:
 			c.free <- idx

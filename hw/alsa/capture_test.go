@@ -173,8 +173,10 @@ func TestCloseStalledWriter(t *testing.T) {
 }
 
 // TestCloseAfterWriterLeft: once the FIFO has no writer, the file plugin
-// returns at once with stale data (libasound ignores end of file). The
-// capture must keep returning, and Close must still release everything.
+// returns at once with stale data (libasound ignores end of file), faster
+// than real time. The capture must keep returning, then fail with
+// ErrTooFast rather than pass stale audio on forever, and Close must still
+// release everything.
 func TestCloseAfterWriterLeft(t *testing.T) {
 	before := audiotest.Goroutines()
 	cfg := cfgOf(S32LE, 2, audio.Rate48k, 10*time.Millisecond)
@@ -190,12 +192,20 @@ func TestCloseAfterWriterLeft(t *testing.T) {
 	}
 	v.feeder.closeWriter()
 	begin := time.Now()
-	for k := 0; k < 20; k++ {
-		if err := c.ReadFrame(dst); err != nil {
+	reads := 0
+	for ; ; reads++ {
+		err := c.ReadFrame(dst)
+		if errors.Is(err, ErrTooFast) {
+			break
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
+		if reads > 10000 || time.Since(begin) > 5*time.Second {
+			t.Fatalf("%d stale reads in %v and no ErrTooFast", reads, time.Since(begin))
+		}
 	}
-	t.Logf("20 reads after the writer left took %v", time.Since(begin))
+	t.Logf("%d reads after the writer left, then ErrTooFast, in %v", reads, time.Since(begin))
 	begin = time.Now()
 	if err := c.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -340,4 +350,37 @@ func TestCaptureAllocs(t *testing.T) {
 	}); a != 0 {
 		t.Errorf("ReadFrame: %v allocs per frame, want 0", a)
 	}
+}
+
+// TestCaptureFasterThanRealTime: the null plugin hands out silence as fast
+// as it is asked; capture must fail with ErrTooFast (a *DeviceError, so the
+// gateway reports it and reopens with backoff) instead of flooding the
+// pipeline at many times the real rate.
+func TestCaptureFasterThanRealTime(t *testing.T) {
+	useALSAConf(t, `pcm.nullcap { type null }`)
+	cfg := cfgOf(S16LE, 2, audio.Rate48k, 10*time.Millisecond)
+	cfg.Device = "nullcap"
+	c, err := OpenCapture(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fr := audio.NewFrame(2, audio.Rate48k, 10*time.Millisecond)
+	start := time.Now()
+	var n int
+	for {
+		err = c.ReadFrame(fr)
+		if err != nil {
+			break
+		}
+		n++
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("still reading after 5 s (%d frames)", n)
+		}
+	}
+	var de *DeviceError
+	if !errors.As(err, &de) || !errors.Is(err, ErrTooFast) {
+		t.Fatalf("err = %v, want a DeviceError for ErrTooFast", err)
+	}
+	t.Logf("refused after %d frames (%v of audio) in %v: %v", n, time.Duration(n)*10*time.Millisecond, time.Since(start).Round(time.Millisecond), err)
 }

@@ -12,6 +12,12 @@ import (
 // with backoff.
 var ErrDeviceGone = errors.New("alsa: device gone")
 
+// ErrTooFast is the cause in a *DeviceError when a capture device
+// delivers audio faster than real time, as no sound card does: ALSA's null
+// plugin, or a file plugin reading a plain file. Left alone it would flood
+// the room with packets at many times the real rate.
+var ErrTooFast = errors.New("delivers audio faster than real time: not a sound card (the null plugin, or a plain file?)")
+
 // ErrStalled is the cause in a *DeviceError when the device stopped moving
 // data for several buffer lengths (at least 2 s) without reporting an
 // error. It matches ErrDeviceGone.
