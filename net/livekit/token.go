@@ -92,11 +92,28 @@ func (r *Room) classify(ctx context.Context, token string, joinErr error) error 
 	case status == http.StatusUnauthorized:
 		je.Op, je.Permanent = "token", true
 		je.Err = fmt.Errorf("unauthorized (bad, expired or foreign token): %s", body)
-	case status == http.StatusForbidden || status == http.StatusNotFound:
+	case status == http.StatusNotFound:
+		je.Permanent = true
+		je.Err = fmt.Errorf("not found: %s (GET /rtc/validate answered 404: is this a LiveKit server?)", body)
+	case status == http.StatusForbidden:
 		je.Permanent = true
 		je.Err = fmt.Errorf("%s: %s", strings.ToLower(http.StatusText(status)), body)
 	}
 	return je
+}
+
+// bodyText makes the start of an HTTP answer fit for one log line and the
+// status: whitespace runs become one space, an HTML page is named rather
+// than quoted, and it is cut at 160 bytes.
+func bodyText(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if strings.HasPrefix(s, "<") {
+		return "an HTML page"
+	}
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
 }
 
 // validate asks the server whether token may join. It returns the HTTP
@@ -119,7 +136,7 @@ func (r *Room) validate(ctx context.Context, token string) (int, time.Duration, 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")), redactJWT(strings.TrimSpace(string(b))), nil
+	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")), redactJWT(bodyText(b)), nil
 }
 
 // redactJWT replaces anything that looks like a JWT (LiveKit echoes a

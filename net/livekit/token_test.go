@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -235,5 +237,34 @@ func TestMintedTokenName(t *testing.T) {
 		if claims.Name != want || claims.Sub != "dev1" {
 			t.Errorf("name %q: token says name %q, identity %q; want %q, dev1", name, claims.Name, claims.Sub, want)
 		}
+	}
+}
+
+// TestJoinNotALiveKitServer: an ordinary web server at the URL. The error
+// names the likely cause and carries no HTML or line breaks into logs and
+// the status.
+func TestJoinNotALiveKitServer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte("<!DOCTYPE html>\n<html><head><title>404</title></head>\n<body>Not here</body></html>\n"))
+	}))
+	defer srv.Close()
+	cfg := room.Config{URL: "ws" + strings.TrimPrefix(srv.URL, "http"), Room: "r", APIKey: "k", APISecret: conf.Secret("a-secret-of-some-length-0123456789")}
+	cfg.SetDefaults("dev")
+	r, err := New(cfg, Options{ConnectTimeout: 3 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = r.Join(ctx)
+	var je *room.JoinError
+	if !errors.As(err, &je) || !je.Permanent {
+		t.Fatalf("err = %v, want a permanent JoinError", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "is this a LiveKit server?") || strings.Contains(msg, "<") || strings.Contains(msg, "\n") {
+		t.Errorf("error %q", msg)
 	}
 }
