@@ -497,3 +497,28 @@ http: {listen: "999.1.1.1:99999"}
 		t.Logf("%v", err)
 	}
 }
+
+// TestMergeKeysAndExtensions: YAML anchors kept under a top-level x- key
+// and merged with << decode as if written in place, with their keys checked;
+// a mapping used as a key is refused; a JSON file may start with a BOM.
+func TestMergeKeysAndExtensions(t *testing.T) {
+	doc := "x-server: &lk {url: \"ws://127.0.0.1:7880\", api_key: k, api_secret: s}\nroom:\n  <<: *lk\n  room: studio\n"
+	r, err := Decode([]byte(doc), YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Room.URL != "ws://127.0.0.1:7880" || r.Room.APIKey != "k" || r.Room.Room != "studio" {
+		t.Errorf("merged room %+v", r.Room)
+	}
+	_, err = Decode([]byte("x-bad: &b {url: \"ws://h:1\", tokn: t}\nroom: {<<: *b}\n"), YAML)
+	if err == nil || !strings.Contains(err.Error(), "room.tokn: unknown key") {
+		t.Errorf("a typo inside a merged anchor: %v", err)
+	}
+	_, err = Decode([]byte(minimal+"  ? {a: 1}\n  : 2\n"), YAML)
+	if err == nil || !strings.Contains(err.Error(), "room: a key must be a plain name, not a mapping") {
+		t.Errorf("a mapping as a key: %v", err)
+	}
+	if _, err := Decode([]byte("\xef\xbb\xbf{\"x-note\": 1, \"room\": {\"url\": \"ws://h:1\", \"token\": \"t\"}}"), JSON); err != nil {
+		t.Errorf("JSON with a BOM and an x- key: %v", err)
+	}
+}

@@ -360,6 +360,36 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 		kept := n.Content[:0:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				*errs = append(*errs, conf.Errorf(path, "a key must be a plain name, not a %s (line %d)", nodeKind(k), k.Line))
+				continue
+			}
+			if k.ShortTag() == "!!merge" {
+				// << merges mappings (usually aliases) into this one;
+				// their keys are checked as if written here.
+				kept = append(kept, k, v)
+				if v.Kind == yaml.AliasNode && v.Alias != nil {
+					v = v.Alias
+				}
+				srcs := []*yaml.Node{v}
+				if v.Kind == yaml.SequenceNode {
+					srcs = v.Content
+				}
+				for _, m := range srcs {
+					if m.Kind == yaml.AliasNode && m.Alias != nil {
+						m = m.Alias
+					}
+					if m.Kind != yaml.MappingNode {
+						*errs = append(*errs, conf.Errorf(path, "<< must merge a mapping (line %d)", k.Line))
+						continue
+					}
+					walkYAML(m, t, path, errs)
+				}
+				continue
+			}
+			if path == "" && strings.HasPrefix(k.Value, "x-") {
+				continue // an extension key: room for anchors, ignored
+			}
 			p := conf.Join(path, k.Value)
 			if seen[k.Value] {
 				*errs = append(*errs, conf.Errorf(p, "duplicate key (line %d)", k.Line))
@@ -395,6 +425,7 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 
 // decodeJSON does for JSON what decodeYAML does for YAML (without lines).
 func decodeJSON(data []byte, cfg *Config) []error {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 BOM, as YAML allows
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
@@ -474,6 +505,9 @@ func walkJSON(v any, t reflect.Type, path string, errs *[]error) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
+			if path == "" && strings.HasPrefix(k, "x-") {
+				continue // an extension key, as in YAML
+			}
 			p := conf.Join(path, k)
 			f, ok := fields[k]
 			if !ok {
@@ -528,4 +562,17 @@ func duplicateJSONKeys(dec *json.Decoder, path string, errs *[]error) {
 		}
 		_, _ = dec.Token() // ']'
 	}
+}
+
+// nodeKind names a YAML node's kind for errors.
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "value"
 }

@@ -27,8 +27,10 @@ func Generate(root string) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("# onair configuration reference\n\n")
 	b.WriteString("Generated from the code by `go run ./internal/configdoc/gen`; do not edit by hand.\n\n")
-	b.WriteString("onaird reads one YAML file (or JSON, by the `.json` extension); the same keys arrive over MQTT as JSON.\n")
-	b.WriteString("Unknown keys are errors. Durations are strings with units (`20ms`, `1.5s`). Empty values take the\n")
+	b.WriteString("onaird reads one YAML file (or JSON, by the `.json` extension).\n")
+	b.WriteString("Unknown keys are errors, except top-level keys that start with `x-`, which are ignored: a place for YAML\n")
+	b.WriteString("anchors that `<<` merges into sections (`x-server: &lk {url: ...}`, then `room: {<<: *lk, room: studio}`).\n")
+	b.WriteString("Numbers must be finite, and whole where the field is an integer. Durations are strings with units (`20ms`, `1.5s`). Empty values take the\n")
 	b.WriteString("default given below; a board profile (`board.profile`) supplies the capture device, format, mic geometry\n")
 	b.WriteString("and controls, and any of them can be overridden. Secrets are never printed.\n\n")
 	t := reflect.TypeOf(provisioning.Config{})
