@@ -39,9 +39,9 @@ func parseListen(args []string, stderr io.Writer) (listenOptions, error) {
 	fs := newFlags("listen", stderr)
 	fs.StringVar(&o.cfg.URL, "url", "ws://127.0.0.1:7880", "LiveKit server URL")
 	fs.StringVar(&o.cfg.Room, "room", "onair", "room name")
-	fs.StringVar(&token, "token", "", "join token (or -api-key and -api-secret)")
+	fs.StringVar(&token, "token", "", "join token (or -api-key and -api-secret; default: $ONAIR_TOKEN)")
 	fs.StringVar(&o.cfg.APIKey, "api-key", "", "API key to mint a listen-only token with")
-	fs.StringVar(&secret, "api-secret", "", "API secret for -api-key")
+	fs.StringVar(&secret, "api-secret", "", "API secret for -api-key (default: $ONAIR_API_SECRET)")
 	fs.StringVar(&o.cfg.Identity, "identity", "listener", "this listener's participant identity")
 	fs.StringVar(&o.wav, "wav", "", "record what is heard to this WAV file (16-bit, 48 kHz)")
 	fs.IntVar(&o.wavChannels, "wav-channels", 1, "channels of the WAV file: 1 or 2")
@@ -59,6 +59,13 @@ func parseListen(args []string, stderr io.Writer) (listenOptions, error) {
 	}
 	if err := parse(fs, args); err != nil {
 		return o, err
+	}
+	// The environment keeps credentials out of ps, as for the passphrase.
+	if token == "" && o.cfg.APIKey == "" {
+		token = os.Getenv("ONAIR_TOKEN")
+	}
+	if secret == "" && o.cfg.APIKey != "" {
+		secret = os.Getenv("ONAIR_API_SECRET")
 	}
 	o.cfg.Token, o.cfg.APISecret = conf.Secret(token), conf.Secret(secret)
 	if passphrase == "" {

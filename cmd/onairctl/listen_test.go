@@ -559,3 +559,19 @@ func TestListenNeverJoined(t *testing.T) {
 		t.Errorf("summary %q (%v)", stdout.String(), jerr)
 	}
 }
+
+// TestListenCredentialsFromEnvironment: the token and API secret may come
+// from the environment, out of ps, as the passphrase does.
+func TestListenCredentialsFromEnvironment(t *testing.T) {
+	t.Setenv("ONAIR_TOKEN", "tok-from-env")
+	t.Setenv("ONAIR_API_SECRET", "secret-from-env")
+	var stderr bytes.Buffer
+	o, err := parseListen([]string{"-url", "ws://127.0.0.1:7880", "-room", "r"}, &stderr)
+	if err != nil || o.cfg.Token.Reveal() != "tok-from-env" {
+		t.Errorf("token from $ONAIR_TOKEN: %v, %v", err, o.cfg.Token)
+	}
+	o, err = parseListen([]string{"-url", "ws://127.0.0.1:7880", "-room", "r", "-api-key", "k"}, &stderr)
+	if err != nil || o.cfg.APISecret.Reveal() != "secret-from-env" || o.cfg.Token.IsSet() {
+		t.Errorf("secret from $ONAIR_API_SECRET: %v", err)
+	}
+}

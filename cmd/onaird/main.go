@@ -68,13 +68,14 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "onaird %s\n", version)
 		return exitOK
 	}
-	if o.checkConfig {
-		return checkConfig(o.config, stdout, stderr)
-	}
+	// Bad logging flags fail -check-config too: the unit would not start.
 	log, err := newLogger(o.logFormat, o.logLevel, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "onaird: %v\n", err)
 		return exitConfig
+	}
+	if o.checkConfig {
+		return checkConfig(o.config, stdout, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
