@@ -262,6 +262,7 @@ func (l *listener) onEvent(ev room.Event) {
 	p.mu.Lock()
 	p.tracks++
 	p.active++
+	p.goneAt = time.Time{}
 	if ct != nil {
 		p.crypto = append(p.crypto, ct)
 	}
@@ -275,6 +276,9 @@ func (l *listener) onEvent(ev room.Event) {
 		}
 		p.mu.Lock()
 		p.active--
+		if p.active == 0 {
+			p.goneAt = time.Now()
+		}
 		p.mu.Unlock()
 	}()
 }
@@ -350,10 +354,20 @@ func (l *listener) show(ctx context.Context, stdout io.Writer) error {
 	}
 }
 
-// frame gathers what one refresh shows.
+// goneFor is how long the live view keeps showing a participant whose
+// tracks all ended; the summary keeps everyone.
+const goneFor = 5 * time.Second
+
+// frame gathers what one refresh shows: window selects the live view.
 func (l *listener) frame(window bool) viewFrame {
 	fr := viewFrame{room: l.opts.cfg.Room, state: l.currentState(), elapsed: time.Since(l.start)}
 	for _, p := range l.participants() {
+		p.mu.Lock()
+		gone := !p.goneAt.IsZero() && time.Since(p.goneAt) > goneFor
+		p.mu.Unlock()
+		if window && gone {
+			continue
+		}
 		fr.people = append(fr.people, p.snap(window, audio.Rate48k))
 	}
 	return fr

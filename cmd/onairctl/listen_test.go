@@ -575,3 +575,26 @@ func TestListenCredentialsFromEnvironment(t *testing.T) {
 		t.Errorf("secret from $ONAIR_API_SECRET: %v", err)
 	}
 }
+
+// TestLiveViewDropsDeparted: a participant whose tracks all ended leaves
+// the live view after goneFor, and stays in the summary.
+func TestLiveViewDropsDeparted(t *testing.T) {
+	l := &listener{people: map[string]*participant{
+		"here":    {identity: "here", active: 1},
+		"leaving": {identity: "leaving", goneAt: time.Now()},
+		"gone":    {identity: "gone", goneAt: time.Now().Add(-goneFor - time.Second)},
+	}}
+	names := func(fr viewFrame) string {
+		var s []string
+		for _, p := range fr.people {
+			s = append(s, p.Identity)
+		}
+		return strings.Join(s, ",")
+	}
+	if got := names(l.frame(true)); got != "here,leaving" {
+		t.Errorf("live view shows %q, want here,leaving", got)
+	}
+	if got := names(l.frame(false)); got != "gone,here,leaving" {
+		t.Errorf("summary shows %q, want everyone", got)
+	}
+}

@@ -133,6 +133,7 @@ type participant struct {
 	lastLat   time.Duration
 	crypto    []room.CryptoTrack // tracks that know about encryption
 	noKey     bool               // an encrypted track arrived and we hold no key
+	goneAt    time.Time          // when its last track ended (zero while one is active)
 	warnedKey bool               // the wrong-key warning was given
 }
 
