@@ -2,32 +2,36 @@ package conf
 
 import (
 	"net/url"
-	"sort"
 	"strings"
 )
 
 // RedactURL returns raw fit for logs, errors and `config show`: a user-info
 // password and every query value are replaced, since URLs in configs can
-// carry credentials (user:password@host, ?access_token=...). A string that
-// does not parse as a URL is replaced whole if it has '@' or '?'.
+// carry credentials (user:password@host, ?access_token=...). Query keys,
+// their order and the fragment are kept. A string that does not parse as
+// a URL, or parses only as an opaque one (no "//"), is replaced from its
+// scheme on if it has '@' or '?'.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || (u.Opaque != "" && strings.ContainsAny(u.Opaque, "@?")) {
 		if strings.ContainsAny(raw, "@?") {
 			return Redacted
 		}
 		return raw
 	}
-	q := u.Query()
-	u.RawQuery, u.ForceQuery = "", false
+	query, frag := u.RawQuery, u.EscapedFragment()
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
 	s := u.Redacted()
-	if len(q) > 0 {
-		keys := make([]string, 0, len(q))
-		for k := range q {
-			keys = append(keys, url.QueryEscape(k)+"="+Redacted)
+	if query != "" {
+		parts := strings.Split(query, "&")
+		for i, p := range parts {
+			k, _, _ := strings.Cut(p, "=")
+			parts[i] = k + "=" + Redacted
 		}
-		sort.Strings(keys)
-		s += "?" + strings.Join(keys, "&")
+		s += "?" + strings.Join(parts, "&")
+	}
+	if frag != "" {
+		s += "#" + frag
 	}
 	return s
 }

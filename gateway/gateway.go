@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -325,7 +326,10 @@ func (g *Gateway) onCapture(rep captureReport) {
 		g.update("capture running")
 		return
 	}
-	msg := "capture: " + rep.err.Error()
+	msg := rep.err.Error()
+	if !strings.HasPrefix(msg, "capture: ") {
+		msg = "capture: " + msg
+	}
 	if msg != g.in.captureErr {
 		g.log.Error("capture failed", "err", rep.err, "retry_in", rep.retryIn.Round(time.Millisecond))
 	}

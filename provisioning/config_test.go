@@ -522,3 +522,24 @@ func TestMergeKeysAndExtensions(t *testing.T) {
 		t.Errorf("JSON with a BOM and an x- key: %v", err)
 	}
 }
+
+// TestJSONBadValueAlone: in JSON too, a value of the wrong type is reported
+// without hiding later problems or inventing empty fields.
+func TestJSONBadValueAlone(t *testing.T) {
+	doc := `{"board":{"profile":"sim"},"opus":{"frame":20},"room":{"url":"ws://127.0.0.1:7880","api_key":"k","api_secret":"s"},"http":{"listen":"1.2.3.4:99999"}}`
+	_, err := Decode([]byte(doc), JSON)
+	var paths []string
+	for _, p := range Problems(err) {
+		var fe *conf.FieldError
+		if errors.As(p, &fe) {
+			paths = append(paths, fe.Path)
+		}
+	}
+	if got := strings.Join(paths, ","); got != "opus.frame,http.listen" {
+		t.Errorf("problems at %q, want opus.frame,http.listen:\n%v", got, err)
+	}
+	_, err = Decode([]byte("x-lk: &lk {url: \"ws://h:1\", token: t}\nroom: {<<: *lk, <<: *lk}\n"), YAML)
+	if ps := Problems(err); len(ps) != 1 || !strings.Contains(ps[0].Error(), "room.<<: duplicate key") {
+		t.Errorf("two merge keys: %v", err)
+	}
+}

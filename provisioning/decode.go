@@ -367,6 +367,11 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 			if k.ShortTag() == "!!merge" {
 				// << merges mappings (usually aliases) into this one;
 				// their keys are checked as if written here.
+				if seen["<<"] {
+					*errs = append(*errs, conf.Errorf(conf.Join(path, "<<"), "duplicate key (line %d); merge several with <<: [*a, *b]", k.Line))
+					continue
+				}
+				seen["<<"] = true
 				kept = append(kept, k, v)
 				if v.Kind == yaml.AliasNode && v.Alias != nil {
 					v = v.Alias
@@ -380,8 +385,9 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 						m = m.Alias
 					}
 					if m.Kind != yaml.MappingNode {
-						*errs = append(*errs, conf.Errorf(path, "<< must merge a mapping (line %d)", k.Line))
-						continue
+						*errs = append(*errs, conf.Errorf(path, "<< must merge a mapping or a list of them (line %d)", k.Line))
+						kept = kept[:len(kept)-2] // yaml.v3 would stop at it
+						break
 					}
 					walkYAML(m, t, path, errs)
 				}
@@ -440,9 +446,17 @@ func decodeJSON(data []byte, cfg *Config) []error {
 	}
 	var errs []error
 	duplicateJSONKeys(json.NewDecoder(bytes.NewReader(data)), "", &errs)
-	walkJSON(tree, reflect.TypeOf(*cfg), "", &errs)
-	// As for YAML: decode what is decodable so validation sees it too.
-	if err := json.Unmarshal(data, cfg); err != nil && len(errs) == 0 {
+	if !walkJSON(tree, reflect.TypeOf(*cfg), "", &errs) {
+		return errs
+	}
+	// As for YAML: decode what is decodable so validation sees it too. The
+	// walk dropped the values it refused, so one bad value cannot stop the
+	// decode and leave the rest looking empty.
+	clean, err := json.Marshal(tree)
+	if err == nil {
+		err = json.Unmarshal(clean, cfg)
+	}
+	if err != nil && len(errs) == 0 {
 		errs = append(errs, fmt.Errorf("json: %w", err))
 	}
 	return errs
@@ -468,35 +482,39 @@ func jsonKeys(t reflect.Type) map[string]reflect.StructField {
 	return m
 }
 
-func walkJSON(v any, t reflect.Type, path string, errs *[]error) {
+// walkJSON checks a decoded JSON tree against t, as walkYAML does, and
+// reports false for a value that is wrong: its parent drops it from the
+// tree, so the lenient decode after the walk sees everything else.
+func walkJSON(v any, t reflect.Type, path string, errs *[]error) bool {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if v == nil {
-		return
+		return true
+	}
+	bad := func(format string, args ...any) bool {
+		*errs = append(*errs, conf.Errorf(path, format, args...))
+		return false
 	}
 	if isScalar(t) {
 		switch v.(type) {
 		case map[string]any, []any:
-			*errs = append(*errs, conf.Errorf(path, "expected %s", kindName(t)))
-			return
+			return bad("expected %s", kindName(t))
 		}
 		raw, _ := json.Marshal(v)
 		if err := json.Unmarshal(raw, reflect.New(t).Interface()); err != nil {
 			if t == secretType {
-				*errs = append(*errs, conf.Errorf(path, "expected %s", kindName(t)))
-				return
+				return bad("expected %s", kindName(t))
 			}
-			*errs = append(*errs, conf.Errorf(path, "%s is not %s", raw, kindName(t)))
+			return bad("%s is not %s", raw, kindName(t))
 		}
-		return
+		return true
 	}
 	switch t.Kind() {
 	case reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
-			*errs = append(*errs, conf.Errorf(path, "expected an object"))
-			return
+			return bad("expected an object")
 		}
 		fields := jsonKeys(t)
 		keys := make([]string, 0, len(m))
@@ -514,20 +532,24 @@ func walkJSON(v any, t reflect.Type, path string, errs *[]error) {
 				*errs = append(*errs, conf.Errorf(p, "unknown key%s", suggest(k, fields)))
 				continue
 			}
-			walkJSON(m[k], f.Type, p, errs)
+			if !walkJSON(m[k], f.Type, p, errs) {
+				delete(m, k)
+			}
 		}
 	case reflect.Slice, reflect.Array:
 		a, ok := v.([]any)
 		if !ok {
-			*errs = append(*errs, conf.Errorf(path, "expected an array"))
-			return
+			return bad("expected an array")
 		}
 		for i, e := range a {
-			walkJSON(e, t.Elem(), path+"["+strconv.Itoa(i)+"]", errs)
+			if !walkJSON(e, t.Elem(), path+"["+strconv.Itoa(i)+"]", errs) {
+				a[i] = nil
+			}
 		}
 	default:
-		*errs = append(*errs, conf.Errorf(path, "unsupported config type %s", t))
+		return bad("unsupported config type %s", t)
 	}
+	return true
 }
 
 // duplicateJSONKeys reports keys that appear twice in one JSON object, by

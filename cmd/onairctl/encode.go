@@ -69,9 +69,14 @@ func runEncode(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &usageError{err.Error()}
 	}
 
-	if is, err := os.Stat(*in); err == nil {
-		if st, err := os.Stat(*out); err == nil && os.SameFile(is, st) {
-			return &usageError{fmt.Sprintf("-out %s is the input file: it would be overwritten", *out)}
+	if st, err := os.Stat(*out); err == nil {
+		for flag, path := range map[string]string{"-in": *in, "-config": *cfgPath} {
+			if path == "" {
+				continue
+			}
+			if is, err := os.Stat(path); err == nil && os.SameFile(is, st) {
+				return &usageError{fmt.Sprintf("-out %s is the %s file: it would be overwritten", *out, flag)}
+			}
 		}
 	}
 	wav, err := sim.LoadWAV(*in)

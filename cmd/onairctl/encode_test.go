@@ -136,11 +136,19 @@ func TestEncodeRefusesHostileFiles(t *testing.T) {
 	before, _ := os.ReadFile(in)
 	var stdout, stderr bytes.Buffer
 	err := runEncode(context.Background(), []string{"-in", in, "-out", filepath.Join(dir, ".", "in.wav"), "-board", "respeaker-2mic"}, &stdout, &stderr)
-	if err == nil || !strings.Contains(err.Error(), "is the input file") {
+	if err == nil || !strings.Contains(err.Error(), "is the -in file") {
 		t.Errorf("encode onto its input: %v", err)
 	}
 	if after, _ := os.ReadFile(in); !bytes.Equal(before, after) {
 		t.Error("the input was overwritten")
+	}
+	cfg := filepath.Join(dir, "onair.yaml")
+	if err := os.WriteFile(cfg, []byte("board: {profile: respeaker-2mic}\nroom: {url: \"ws://127.0.0.1:7880\", token: t}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = runEncode(context.Background(), []string{"-in", in, "-out", cfg, "-config", cfg}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "is the -config file") {
+		t.Errorf("encode onto its config: %v", err)
 	}
 	for _, path := range []string{"/dev/zero"} {
 		err := runEncode(context.Background(), []string{"-in", path, "-out", filepath.Join(dir, "z.opus"), "-board", "respeaker-2mic"}, &stdout, &stderr)
