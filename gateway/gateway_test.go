@@ -422,6 +422,7 @@ func TestSinkSkipsCaptureGaps(t *testing.T) {
 	}
 	// A new capture restarts its count at 0: its positions say nothing
 	// about the pause, the clock does. Right away, nothing is skipped.
+	sink.captureEnded()
 	sink.newCapture(48000)
 	if err := sink.WritePacket(pkt(0)); err != nil {
 		t.Fatal(err)
@@ -429,10 +430,11 @@ func TestSinkSkipsCaptureGaps(t *testing.T) {
 	if got := time.Duration(sess.skipped.Load()); got != 100*time.Millisecond {
 		t.Errorf("an immediate new capture counted as a gap: skipped %v", got)
 	}
-	// The device is away 1.5 s: the packet after the reopen lands 1.5 s
-	// after the last one ended, and that pause is skipped, even though
-	// the new count starts past where the old one ended.
-	h.clock.Advance(20*time.Millisecond + 1500*time.Millisecond)
+	// The device is away 1.5 s: the capture stops, and 1.5 s later the
+	// reopened one sends; that pause is skipped, even though the new count
+	// starts past where the old one ended.
+	sink.captureEnded()
+	h.clock.Advance(1500 * time.Millisecond)
 	sink.newCapture(48000)
 	if err := sink.WritePacket(pkt(9600)); err != nil {
 		t.Fatal(err)

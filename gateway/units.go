@@ -121,6 +121,7 @@ func (u *speakUnit) runOnce(ctx context.Context, g *Gateway, r *provisioning.Res
 	u.pipe.Store(p)
 	report(captureReport{})
 	err = p.Run(ctx)
+	g.sink.captureEnded()
 	if err == nil && ctx.Err() == nil {
 		err = errors.New("capture ended")
 	}
@@ -357,35 +358,37 @@ func (b *backoff) next() time.Duration {
 // device was away, by the clock, is skipped instead, so a listener's jitter
 // buffer sees the pause as a pause and not as a late stream.
 type sinkTo struct {
-	g      *Gateway
-	next   int64 // position just after the last packet
-	rate   audio.SampleRate
-	fresh  bool          // a new capture starts: its count says nothing of the pause
-	lastAt time.Time     // when the last packet was written
-	last   time.Duration // and how long it was
+	g       *Gateway
+	next    int64 // position just after the last packet
+	rate    audio.SampleRate
+	fresh   bool      // a new capture starts: its count says nothing of the pause
+	endedAt time.Time // when the previous capture's pipeline stopped
 }
 
-// newCapture tells the sink that the next packet comes from a new capture
-// of rate. It is called only while no pipeline writes to the sink.
+// captureEnded and newCapture bracket a pause in capture: the pipeline
+// writing to the sink has stopped, and the next packet comes from a new
+// capture of rate. Both are called only while no pipeline writes to the
+// sink, so the per-packet path reads no clock.
+func (s *sinkTo) captureEnded() { s.endedAt = s.g.clock.Now() }
+
 func (s *sinkTo) newCapture(rate audio.SampleRate) {
 	s.rate, s.fresh = rate, true
 }
 
 func (s *sinkTo) WritePacket(p pipeline.Packet) error {
-	now := s.g.clock.Now()
 	var skip time.Duration
 	switch {
 	case s.fresh:
-		// Skip the pause since the last packet ended, by the clock.
-		if !s.lastAt.IsZero() {
-			skip = max(now.Sub(s.lastAt)-s.last, 0)
+		// Skip the pause since the previous capture stopped, by the clock:
+		// once per new capture, not per packet.
+		if !s.endedAt.IsZero() {
+			skip = max(s.g.clock.Now().Sub(s.endedAt), 0)
 		}
 		s.fresh = false
 	case p.Pos > s.next:
 		skip = s.rate.Duration(int(p.Pos - s.next))
 	}
 	s.next = p.Pos + int64(s.rate.Samples(p.Duration))
-	s.lastAt, s.last = now, p.Duration
 	u := s.g.roomNow.Load()
 	if u == nil {
 		return room.ErrNotConnected
