@@ -52,8 +52,11 @@ func TestCaptureData(t *testing.T) {
 				switch {
 				case k == 0:
 					start, first = time.Now(), dst.Pos
-					if dst.Pos != 0 {
-						t.Fatalf("first frame at Pos %d, want 0", dst.Pos)
+					// 0, unless the test goroutine was descheduled for longer
+					// than the ring before its first read (a busy CI machine):
+					// then whole periods were dropped, and counted.
+					if dst.Pos%int64(f.FrameLen()) != 0 {
+						t.Fatalf("first frame at Pos %d, want a whole number of periods", dst.Pos)
 					}
 				case dst.Pos <= last || (dst.Pos-last)%int64(f.FrameLen()) != 0:
 					// A reader descheduled for longer than the ring loses
@@ -72,7 +75,7 @@ func TestCaptureData(t *testing.T) {
 				t.Errorf("%d periods took %v, under 70%% of the nominal %v: capture is not paced by the device", frames-1, elapsed, nominal)
 			}
 			st := c.Stats()
-			skipped := uint64((last-first)/int64(f.FrameLen())) - (frames - 1)
+			skipped := uint64(last/int64(f.FrameLen())) - (frames - 1) // from Pos 0: drops before the first read count
 			if st.Frames != frames || st.Periods < frames || st.Dropped < skipped || st.Xruns != 0 || st.LostSamples != 0 {
 				t.Errorf("Stats() = %+v after %d frames spanning %d periods", st, frames, (last-first)/int64(f.FrameLen())+1)
 			}
