@@ -294,7 +294,7 @@ func validListen(addr string) []error {
 	if host != "" && host != "localhost" && net.ParseIP(host) == nil {
 		errs = append(errs, conf.Errorf("http.listen", "host %q is not an IP address or localhost", host))
 	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+	if !conf.ValidPort(port) {
 		errs = append(errs, conf.Errorf("http.listen", "port %q is not a number 1..65535", port))
 	}
 	return errs

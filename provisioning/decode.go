@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -73,7 +72,7 @@ func Decode(data []byte, syn Syntax) (*Resolved, error) {
 // Load reads and decodes a config file. The file's extension picks the
 // syntax (.json is JSON, anything else YAML).
 func Load(path string) (*Resolved, error) {
-	data, err := readConfig(path)
+	data, err := conf.ReadFile(path, MaxDocumentSize)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -82,45 +81,6 @@ func Load(path string) (*Resolved, error) {
 		syn = JSON
 	}
 	return Decode(data, syn)
-}
-
-// readConfig reads the regular file at path, at most one byte past
-// MaxDocumentSize (Decode refuses that with its size): a mistaken path
-// (/dev/zero, a FIFO, a disk image) fails at once instead of blocking or
-// filling memory.
-func readConfig(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is %s, not a regular file", path, fileKind(fi.Mode()))
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxDocumentSize+1))
-	if err == nil && len(data) > MaxDocumentSize {
-		err = fmt.Errorf("%s is larger than %d KiB; a config is a few KiB", path, MaxDocumentSize>>10)
-	}
-	return data, err
-}
-
-// fileKind names what a file that is not regular is.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
 }
 
 // invalidError carries every problem with a document.

@@ -4,11 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 
 	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/conf"
 )
 
 // MaxWAVBytes is the largest WAV file LoadWAV reads: 256 MiB is about 23
@@ -77,33 +76,13 @@ func (w *WAV) Len() int {
 // LoadWAV reads and decodes the WAV file at path (see ParseWAV). Errors name
 // the file.
 func LoadWAV(path string) (*WAV, error) {
-	st, err := os.Stat(path)
+	data, err := conf.ReadFile(path, MaxWAVBytes)
+	var fe *conf.FileError
+	if errors.As(err, &fe) {
+		return nil, &WAVError{File: path, Offset: -1, Reason: fe.Problem}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sim: wav file: %w", err)
-	}
-	if st.IsDir() {
-		return nil, &WAVError{File: path, Offset: -1, Reason: "is a directory"}
-	}
-	if !st.Mode().IsRegular() {
-		// A device (/dev/zero) reads forever, a FIFO blocks: neither is
-		// a recording.
-		return nil, &WAVError{File: path, Offset: -1, Reason: "is not a regular file"}
-	}
-	if st.Size() > MaxWAVBytes {
-		return nil, &WAVError{File: path, Offset: -1, Reason: fmt.Sprintf("file is %d bytes, over the %d MiB limit", st.Size(), MaxWAVBytes>>20)}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("sim: wav file: %w", err)
-	}
-	defer f.Close()
-	// Bounded even if the file grows between Stat and here.
-	data, err := io.ReadAll(io.LimitReader(f, MaxWAVBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("sim: wav file: %w", err)
-	}
-	if len(data) > MaxWAVBytes {
-		return nil, &WAVError{File: path, Offset: -1, Reason: fmt.Sprintf("file is over the %d MiB limit", MaxWAVBytes>>20)}
 	}
 	w, err := ParseWAV(data)
 	if err != nil {

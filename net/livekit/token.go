@@ -102,24 +102,10 @@ func (r *Room) classify(ctx context.Context, token string, joinErr error) error 
 	return je
 }
 
-// bodyText makes the start of an HTTP answer fit for one log line and the
-// status: whitespace runs become one space, an HTML page is named rather
-// than quoted, and it is cut at 160 bytes.
-func bodyText(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if strings.HasPrefix(s, "<") {
-		return "an HTML page"
-	}
-	if len(s) > 160 {
-		s = s[:160] + "…"
-	}
-	return strings.ToValidUTF8(s, "?")
-}
-
 // validate asks the server whether token may join. It returns the HTTP
 // status, the Retry-After delay, and the start of the body.
 func (r *Room) validate(ctx context.Context, token string) (int, time.Duration, string, error) {
-	u, err := validateURL(r.cfg.URL)
+	u, err := httpURL(r.cfg.URL, "/rtc/validate")
 	if err != nil {
 		return 0, 0, "", err
 	}
@@ -136,7 +122,7 @@ func (r *Room) validate(ctx context.Context, token string) (int, time.Duration, 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")), redactJWT(bodyText(b)), nil
+	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")), redactJWT(room.ServerText(b, token)), nil
 }
 
 // redactJWT replaces anything that looks like a JWT (LiveKit echoes a
@@ -160,8 +146,9 @@ func isBase64URL(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
 
-// validateURL maps the signalling URL to its HTTP validation endpoint.
-func validateURL(signal string) (string, error) {
+// httpURL maps the signalling URL (ws, wss, http or https) to the HTTP URL
+// of path below its base path (a server behind a proxy may have one).
+func httpURL(signal, path string) (string, error) {
 	u, err := url.Parse(signal)
 	if err != nil {
 		return "", err
@@ -172,26 +159,19 @@ func validateURL(signal string) (string, error) {
 	case "wss":
 		u.Scheme = "https"
 	}
-	u.Path = strings.TrimRight(u.Path, "/") + "/rtc/validate"
-	u.RawQuery = ""
+	u.Path, u.RawPath = strings.TrimRight(u.Path, "/")+path, ""
+	u.RawQuery, u.Fragment = "", ""
 	return u.String(), nil
 }
 
-// Probe implements room.Prober: it asks the server's HTTP root whether the
+// Probe implements room.Prober: it asks the server's base URL whether the
 // server answers at all. It sends no credential.
 func (r *Room) Probe(ctx context.Context) error {
-	u, err := url.Parse(r.cfg.URL)
+	u, err := httpURL(r.cfg.URL, "/")
 	if err != nil {
 		return err
 	}
-	switch u.Scheme {
-	case "ws":
-		u.Scheme = "http"
-	case "wss":
-		u.Scheme = "https"
-	}
-	u.Path, u.RawQuery, u.Fragment = "/", "", ""
-	return room.ProbeHTTP(ctx, r.http, u.String())
+	return room.ProbeHTTP(ctx, r.http, u)
 }
 
 // retryAfter parses a Retry-After header in seconds (RFC 9110 §10.2.3; the

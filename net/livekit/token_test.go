@@ -83,17 +83,20 @@ func TestRedactJWT(t *testing.T) {
 	}
 }
 
-func TestValidateURL(t *testing.T) {
+func TestHTTPURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"ws://127.0.0.1:7880":          "http://127.0.0.1:7880/rtc/validate",
 		"wss://lk.example.org/":        "https://lk.example.org/rtc/validate",
 		"https://lk.example.org/base":  "https://lk.example.org/base/rtc/validate",
 		"http://h:1/?access_token=abc": "http://h:1/rtc/validate",
 	} {
-		got, err := validateURL(in)
+		got, err := httpURL(in, "/rtc/validate")
 		if err != nil || got != want {
-			t.Errorf("validateURL(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("httpURL(%q) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+	if got, _ := httpURL("wss://lk.example.org/base/?t=1", "/"); got != "https://lk.example.org/base/" {
+		t.Errorf("probe URL %q", got)
 	}
 	for in, want := range map[string]time.Duration{"": 0, "7": 7 * time.Second, " 30 ": 30 * time.Second, "-1": 0, "Wed, 21 Oct 2015 07:28:00 GMT": 0, "99999": time.Hour} {
 		if got := retryAfter(in); got != want {

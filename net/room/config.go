@@ -3,7 +3,6 @@ package room
 import (
 	"errors"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -86,7 +85,7 @@ func (c Config) Validate() error {
 		errs = append(errs, conf.Errorf("url", "must not be empty (e.g. ws://127.0.0.1:7880)"))
 	} else if u, err := url.Parse(c.URL); err != nil || u.Host == "" || strings.ContainsAny(c.URL, " \t\r\n") {
 		errs = append(errs, conf.Errorf("url", "%q is not an absolute URL", conf.RedactURL(c.URL)))
-	} else if p := u.Port(); p != "" && !validPort(p) {
+	} else if p := u.Port(); p != "" && !conf.ValidPort(p) {
 		errs = append(errs, conf.Errorf("url", "port %q is not a number 1..65535", p))
 	} else {
 		ok := u.Scheme == "http" || u.Scheme == "https"
@@ -126,10 +125,4 @@ func (c Config) Validate() error {
 		errs = append(errs, conf.Errorf("max_backoff", "%v must be between min_backoff (%v) and 10m", c.MaxBackoff, c.MinBackoff))
 	}
 	return errors.Join(errs...)
-}
-
-// validPort reports whether p is a TCP port number, 1..65535.
-func validPort(p string) bool {
-	n, err := strconv.Atoi(p)
-	return err == nil && n >= 1 && n <= 65535
 }

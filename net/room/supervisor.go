@@ -306,14 +306,21 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 }
 
+// retry is the wait before the next join, and whether it may be cut short
+// by a probe (not after a permanent error: the server answers, and refuses).
+type retry struct {
+	wait  time.Duration
+	probe bool
+}
+
 // failed reports a failed join or a lost session and returns the wait before
 // the next attempt.
-func (s *Supervisor) failed(bo *backoff, err error) time.Duration {
+func (s *Supervisor) failed(bo *backoff, err error) retry {
 	var je *JoinError
 	if errors.As(err, &je) && je.Permanent {
 		d := bo.capped(je.RetryAfter)
 		s.setState(StateError, err.Error(), err, d)
-		return d
+		return retry{wait: d}
 	}
 	d := bo.next()
 	if je != nil && je.RetryAfter > d {
@@ -324,15 +331,16 @@ func (s *Supervisor) failed(bo *backoff, err error) time.Duration {
 		st = StateReconnecting
 	}
 	s.setState(st, err.Error(), err, d)
-	return d
+	return retry{wait: d, probe: true}
 }
 
-// wait sleeps d on the clock; it returns false if ctx ended first. After a
-// failure that was not permanent it probes a Room that is a Prober and
-// returns early once a server that was down answers again.
-func (s *Supervisor) wait(ctx context.Context, d time.Duration) bool {
+// wait sleeps r.wait on the clock; it returns false if ctx ended first. When
+// r.probe allows, it probes a Room that is a Prober and returns early once
+// a server that was down answers again.
+func (s *Supervisor) wait(ctx context.Context, r retry) bool {
+	d := r.wait
 	p, ok := s.room.(Prober)
-	if !ok || s.cfg.ProbeInterval <= 0 || d <= s.cfg.ProbeInterval || s.State().State == StateError {
+	if !ok || !r.probe || s.cfg.ProbeInterval <= 0 || d <= s.cfg.ProbeInterval {
 		select {
 		case <-ctx.Done():
 			return false

@@ -3,7 +3,6 @@ package whip
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,10 +30,9 @@ const (
 	// 1–3 KiB; 64 KiB leaves room for many candidates and still stops a
 	// misbehaving server from filling memory.
 	maxAnswerBytes = 64 << 10
-	// maxErrorBody bounds how much of an error response is read; only its
-	// first maxErrorText bytes end up in the error message.
+	// maxErrorBody bounds how much of an error response is read; only the
+	// start of it ends up in the error message (room.ServerText).
 	maxErrorBody = 4 << 10
-	maxErrorText = 200
 )
 
 // httpResult is one final (non-redirect) response, its body read.
@@ -120,7 +118,7 @@ func (r *Room) redirect(cur *url.URL, loc string, hops, status int) (*url.URL, e
 	}
 	next, err := cur.Parse(loc)
 	if err != nil || (next.Scheme != "http" && next.Scheme != "https") || next.Host == "" {
-		return nil, fmt.Errorf("%d redirect to an unusable Location %q", status, sanitize(loc, r.token.Reveal()))
+		return nil, fmt.Errorf("%d redirect to an unusable Location %q", status, room.Printable(loc, r.token.Reveal()))
 	}
 	if cur.Scheme == "https" && next.Scheme == "http" {
 		return nil, fmt.Errorf("%w (to %s)", ErrInsecureRedirect, redactURL(next))
@@ -145,12 +143,12 @@ func drain(b io.ReadCloser) {
 }
 
 // statusError maps a 4xx/5xx (or any unexpected status) to a
-// *room.JoinError: the server's text (sanitized, at most maxErrorText
+// *room.JoinError: the server's text (room.ServerText, at most room.MaxServerText
 // bytes) in the message, Permanent for statuses that will not change on
 // retry, and RetryAfter from a 429 or 503 Retry-After.
 func (r *Room) statusError(res *httpResult, what string) *room.JoinError {
 	msg := what + ": " + strconv.Itoa(res.status) + " " + http.StatusText(res.status)
-	if t := errorText(res.body, r.token.Reveal()); t != "" {
+	if t := room.ServerText(res.body, r.token.Reveal()); t != "" {
 		msg += ": " + t
 	}
 	je := &room.JoinError{Op: "http", Status: res.status, Err: errors.New(msg)}
@@ -182,53 +180,4 @@ func retryAfter(v string, now time.Time) time.Duration {
 		d = t.Sub(now)
 	}
 	return max(0, min(d, maxRetryAfter))
-}
-
-// errorText extracts a short printable message from an error body: the
-// "error" or "message" member of a JSON object if there is one, else the
-// body; the token (if it appears) is redacted.
-func errorText(body []byte, token string) string {
-	t := bytes.TrimSpace(body)
-	if len(t) > 0 && t[0] == '{' {
-		var j struct {
-			Error   string `json:"error"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(t, &j) == nil {
-			switch {
-			case j.Error != "":
-				return sanitize(j.Error, token)
-			case j.Message != "":
-				return sanitize(j.Message, token)
-			}
-		}
-	}
-	return sanitize(string(t), token)
-}
-
-// sanitize keeps printable ASCII, folds every other run of bytes and
-// whitespace into one space, redacts token, and cuts to maxErrorText
-// bytes, so a server's text can go into an error message and a log line.
-func sanitize(s, token string) string {
-	if token != "" {
-		s = strings.ReplaceAll(s, token, "[redacted]")
-	}
-	var b strings.Builder
-	space := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c > ' ' && c < 0x7f {
-			if space && b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			space = false
-			b.WriteByte(c)
-		} else {
-			space = true
-		}
-		if b.Len() > maxErrorText {
-			return b.String()[:maxErrorText-3] + "..."
-		}
-	}
-	return b.String()
 }

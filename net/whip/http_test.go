@@ -297,22 +297,6 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
-func TestSanitize(t *testing.T) {
-	for _, c := range []struct{ in, token, want string }{
-		{"plain text", "", "plain text"},
-		{"  line1\r\n\tline2  ", "", "line1 line2"},
-		{"tab\x00\x01nul", "", "tab nul"},
-		{"caf\xc3\xa9 ok", "", "caf ok"},
-		{"key=abc123 rest", "abc123", "key=[redacted] rest"},
-		{strings.Repeat("a", 500), "", strings.Repeat("a", 197) + "..."},
-		{strings.Repeat("a", 200), "", strings.Repeat("a", 200)},
-	} {
-		if got := sanitize(c.in, c.token); got != c.want {
-			t.Errorf("sanitize(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}
-
 func TestNewValidates(t *testing.T) {
 	for _, c := range []struct {
 		name string

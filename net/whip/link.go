@@ -8,6 +8,8 @@ import (
 
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/onair-gateway/onair/net/room"
 )
 
 // link is one link-value of a Link header field (RFC 8288 §3).
@@ -297,7 +299,7 @@ func schemeHost(u string) string {
 	if i := strings.IndexByte(u, '?'); i >= 0 {
 		u = u[:i]
 	}
-	return sanitize(u, "")
+	return room.Printable(u, "")
 }
 
 // mergeICEServers returns a followed by the servers of b that are not

@@ -108,7 +108,7 @@ func (s *Session) restartLocked(ctx context.Context) error {
 	}
 	if ct := mediaType(res.header.Get("Content-Type")); ct != contentTypeSDPFrag {
 		return s.restartFailed(fmt.Errorf("whip: ice restart: %w: content type %q, want %s",
-			ErrBadAnswer, sanitize(ct, ""), contentTypeSDPFrag))
+			ErrBadAnswer, room.Printable(ct, ""), contentTypeSDPFrag))
 	}
 	answer, skipped, err := parseICEFrag(res.body)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/sdp/v3"
+
+	"github.com/onair-gateway/onair/net/room"
 )
 
 // iceFrag is the ICE part of an SDP fragment (RFC 8840 §4.4, the
@@ -99,7 +101,7 @@ func parseICEFrag(b []byte) (f iceFrag, skipped int, err error) {
 			}
 		}
 		if !found {
-			return f, 0, fmt.Errorf("%w: no m= section for bundle mid %q", errFrag, sanitize(mids[1], ""))
+			return f, 0, fmt.Errorf("%w: no m= section for bundle mid %q", errFrag, room.Printable(mids[1], ""))
 		}
 	}
 	if f.ufrag, err = pick("ice-ufrag", sessUfrag, sec.ufrag); err != nil {
@@ -294,7 +296,7 @@ func patchSDP(remote string, f iceFrag) (string, error) {
 		m.Attributes = kept
 	}
 	if !found {
-		return "", fmt.Errorf("%w: answer fragment names mid %q, which the session does not have", errFrag, sanitize(f.mid, ""))
+		return "", fmt.Errorf("%w: answer fragment names mid %q, which the session does not have", errFrag, room.Printable(f.mid, ""))
 	}
 	out, err := d.Marshal()
 	if err != nil {

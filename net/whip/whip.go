@@ -385,7 +385,7 @@ func (r *Room) join(ctx context.Context) (*Session, error) {
 	resource, err := res.url.Parse(loc)
 	if err != nil || (resource.Scheme != "http" && resource.Scheme != "https") {
 		return fail(&room.JoinError{Op: "signal", Status: res.status,
-			Err: fmt.Errorf("%w: Location %q is not an http(s) URL", ErrNoLocation, sanitize(loc, r.token.Reveal()))})
+			Err: fmt.Errorf("%w: Location %q is not an http(s) URL", ErrNoLocation, room.Printable(loc, r.token.Reveal()))})
 	}
 	s.resource = resource
 	s.etag = res.header.Get("ETag")
@@ -427,7 +427,7 @@ func (r *Room) join(ctx context.Context) (*Session, error) {
 // m-line that carries Opus.
 func checkAnswer(res *httpResult) error {
 	if ct := mediaType(res.header.Get("Content-Type")); ct != contentTypeSDP {
-		return fmt.Errorf("%w: content type %q, want %s", ErrBadAnswer, sanitize(ct, ""), contentTypeSDP)
+		return fmt.Errorf("%w: content type %q, want %s", ErrBadAnswer, room.Printable(ct, ""), contentTypeSDP)
 	}
 	return checkAnswerSDP(res.body)
 }

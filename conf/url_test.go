@@ -22,3 +22,11 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestValidPort(t *testing.T) {
+	for p, want := range map[string]bool{"1": true, "7880": true, "65535": true, "0": false, "65536": false, "99999": false, "-1": false, "http": false, "": false} {
+		if got := ValidPort(p); got != want {
+			t.Errorf("ValidPort(%q) = %v", p, got)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package conf
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -34,4 +35,11 @@ func RedactURL(raw string) string {
 		s += "#" + frag
 	}
 	return s
+}
+
+// ValidPort reports whether p (from a URL or a host:port) is a TCP port
+// number, 1..65535; url.Parse and net.SplitHostPort accept any digits.
+func ValidPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
