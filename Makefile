@@ -20,7 +20,7 @@ APT_TEST  := chromium
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all deps deps-build deps-apt deps-go deps-npm build test check fmt vet staticcheck unit bench demo clean fuzz deb cross cross-test systemd-check
+.PHONY: all deps deps-build deps-apt deps-go deps-npm build test check fmt vet staticcheck size unit bench demo clean fuzz deb cross cross-test systemd-check
 ARCH ?= arm64
 
 all: build
@@ -65,7 +65,11 @@ vet:
 staticcheck: $(BIN)/staticcheck
 	$(BIN)/staticcheck -tags $(TAGS) ./...
 
-check: fmt vet staticcheck
+# No build output in git: a tracked file over 1 MiB outside testdata/ fails.
+size:
+	@scripts/check-size.sh
+
+check: size fmt vet staticcheck
 
 unit:
 	$(GO) test -race -tags $(TAGS) -count=1 -timeout 20m ./...
@@ -78,8 +82,9 @@ test:
 bench:
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem -count 6 ./audio/... ./net/e2ee
 
+# Every fuzz target in the module, each for FUZZTIME (default 10s).
 fuzz:
-	$(GO) test -tags $(TAGS) -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./provisioning
+	@GO=$(GO) TAGS=$(TAGS) scripts/fuzz.sh
 
 # The main job on built-in defaults: a loopback LiveKit server, onaird on the
 # simulated board speaking into room "demo", and a listener showing what
