@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 # are installed from Debian only when no node is on the PATH, since a
 # NodeSource node bundles its own npm, which Debian's npm conflicts with).
 APT_BUILD := pkg-config libopus-dev libasound2-dev gcc
-APT_TEST  := chromium
+APT_TEST  := chromium mosquitto
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
