@@ -99,13 +99,13 @@ func TestDiffPatchProperty(t *testing.T) {
 
 func TestDecodePatchRefuses(t *testing.T) {
 	cases := map[string]string{
-		`[1]`:                 "must be a JSON object, not an array",
-		`"x"`:                 "not a string",
-		`null`:                "not null",
-		`{"a":`:               "",
-		`{"a":1}{"b":2}`:      "after its object",
-		`{"a":1,"a":2}`:       "",
-		strings.Repeat(`{"a":`, 20) + `1` + strings.Repeat(`}`, 20): "nests",
+		`[1]`:            "must be a JSON object, not an array",
+		`"x"`:            "not a string",
+		`null`:           "not null",
+		`{"a":`:          "",
+		`{"a":1}{"b":2}`: "after its object",
+		`{"a":1,"a":2}`:  "",
+		strings.Repeat(`{"a":`, 20) + `1` + strings.Repeat(`}`, 20):         "nests",
 		`{"room":{"token":"` + strings.Repeat("x", MaxDocumentSize) + `"}}`: "bytes, more than",
 	}
 	for in, want := range cases {

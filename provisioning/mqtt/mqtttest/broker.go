@@ -285,4 +285,3 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.sb.String()
 }
-
