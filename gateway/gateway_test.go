@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -333,7 +334,7 @@ func TestFailedCaptureChangeStaysOnAir(t *testing.T) {
 	if s := h.g.Status(); s.State != StateOnAir || !s.OnAir {
 		t.Errorf("state %s after a failed capture change, want onair", s.State)
 	}
-	if got := h.g.cfg.Controls; !sectionsEqual(got, before) {
+	if got := h.g.cfg.Controls; !reflect.DeepEqual(got, before) {
 		t.Errorf("controls changed to %+v by a rejected change", got)
 	}
 	if tally(t, h) != pgpio.High {
@@ -408,7 +409,7 @@ func TestApplySimScript(t *testing.T) {
 func TestSinkSkipsCaptureGaps(t *testing.T) {
 	h := startHarness(t, simDoc)
 	sess := <-h.room.joined
-	sink := &sinkTo{g: h.g, rate: 48000} // a sink of its own: the running one belongs to the pipeline
+	sink := &sinkTo{clock: h.clock, room: &h.g.room, rate: 48000} // a sink of its own: the running one belongs to the pipeline
 	pkt := func(pos int64) pipeline.Packet {
 		return pipeline.Packet{Data: []byte{0xf8, 1}, Pos: pos, Duration: 20 * time.Millisecond}
 	}
