@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -143,14 +144,22 @@ type harness struct {
 
 func startHarness(t *testing.T, doc string) *harness {
 	t.Helper()
+	return startHarnessWith(t, doc, testLogger(t), nil)
+}
+
+// startHarnessWith is startHarness with a logger of the test's and, when
+// rooms is not nil, its own rooms (the harness then waits for no state).
+func startHarnessWith(t *testing.T, doc string, log *slog.Logger, rooms RoomFactory) *harness {
+	t.Helper()
 	r := resolve(t, doc)
 	clock := clockwork.NewFakeClock()
-	hw := &SimHardware{log: testLogger(t)}
+	hw := &SimHardware{log: log}
 	tr := newTestRoom()
-	g, err := New(r, Options{
-		Hardware: hw, Clock: clock, Log: testLogger(t),
-		Rooms: func(*provisioning.Resolved, *e2ee.Keys, *slog.Logger) (room.Room, bool, error) { return tr, false, nil },
-	})
+	wait := rooms == nil
+	if rooms == nil {
+		rooms = func(*provisioning.Resolved, *e2ee.Keys, *slog.Logger) (room.Room, bool, error) { return tr, false, nil }
+	}
+	g, err := New(r, Options{Hardware: hw, Clock: clock, Log: log, Rooms: rooms})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +180,41 @@ func startHarness(t *testing.T, doc string) *harness {
 			h.stop()
 		}
 	})
-	waitFor(t, "live", func() bool { return g.Status().State == StateLive })
+	if wait {
+		waitFor(t, "live", func() bool { return g.Status().State == StateLive })
+	} else {
+		waitFor(t, "joining", func() bool { return g.Status().State == StateJoining })
+	}
 	return h
+}
+
+// stepUntil steps the fake clock by d until cond holds, at most n steps.
+func (h *harness) stepUntil(t *testing.T, what string, d time.Duration, n int, cond func() bool) {
+	t.Helper()
+	for i := 0; !cond(); i++ {
+		if i >= n {
+			t.Fatalf("%s did not happen within %v", what, time.Duration(n)*d)
+		}
+		h.step(d)
+	}
+}
+
+// sync makes a round trip through the gateway's loop: every event sent
+// before it has been handled.
+func (h *harness) sync(t *testing.T) {
+	t.Helper()
+	if err := h.g.Do(context.Background(), Command{Kind: CmdMute, On: false}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// step advances the fake clock by d and lets the goroutines it woke run
+// (yielding, not sleeping: nothing here waits on real time).
+func (h *harness) step(d time.Duration) {
+	h.clock.Advance(d)
+	for range 20 {
+		runtime.Gosched()
+	}
 }
 
 // button presses (or releases) the simulated PTT. The real hw/gpio
@@ -192,17 +234,20 @@ func (h *harness) button(t *testing.T, down bool, want State) {
 	h.advanceUntil(t, string(want), func() bool { return h.g.Status().State == want })
 }
 
-// advanceUntil steps the fake clock until cond holds (at most 2 s of fake
-// time and 5 s of real time).
+// advanceUntil steps the fake clock by 2 ms, yielding 20 times between
+// steps for the button goroutines to run, until cond holds (at most 2 s of
+// fake time and 5 s of real time).
 func (h *harness) advanceUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for i := 0; !cond(); i++ {
-		if i > 1000 || time.Now().After(deadline) {
+		if i > 1000*20 || time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		h.clock.Advance(2 * time.Millisecond)
-		time.Sleep(time.Millisecond) // let the button goroutine run
+		if i%20 == 0 {
+			h.clock.Advance(2 * time.Millisecond)
+		}
+		runtime.Gosched() // let the button goroutine run
 	}
 }
 
@@ -388,8 +433,8 @@ func TestRejectedControlsChangeKeepsEverything(t *testing.T) {
 // controls (and only them) and plays: the device goes on air by itself.
 func TestApplySimScript(t *testing.T) {
 	h := startHarness(t, simDoc)
-	h.advanceUntil(t, "capture running", func() bool { return h.g.Status().Pipeline.Frames > 10 })
-	frames := h.g.Status().Pipeline.Frames
+	waitFor(t, "capture running", func() bool { return h.g.speak.stats().Frames > 10 })
+	frames, speak := h.g.speak.stats().Frames, h.g.speak
 	r := resolve(t, strings.Replace(simDoc, "snr: 50}", "snr: 50, script: [{at: 10ms, action: press}]}", 1))
 	if err := h.g.Apply(context.Background(), r); err != nil {
 		t.Fatal(err)
@@ -399,9 +444,11 @@ func TestApplySimScript(t *testing.T) {
 		t.Errorf("running config's script %v", got)
 	}
 	// The speak path kept running: its frame count did not restart.
-	if s := h.g.Status().Pipeline.Frames; s <= frames {
-		t.Errorf("capture frames %d after the change, %d before: the speak path restarted", s, frames)
+	h.sync(t)
+	if h.g.speak != speak {
+		t.Fatal("the speak path restarted")
 	}
+	waitFor(t, "frames counting on", func() bool { return h.g.speak.stats().Frames > frames })
 }
 
 // TestSinkSkipsCaptureGaps: when packet positions jump (frames dropped
