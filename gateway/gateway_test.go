@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -489,5 +491,49 @@ func TestSinkSkipsCaptureGaps(t *testing.T) {
 	}
 	if got := time.Duration(sess.skipped.Load()); got != 1600*time.Millisecond {
 		t.Errorf("skipped %v after a 1.5 s capture pause, want 100 ms + 1.5 s", got)
+	}
+}
+
+// TestRejectedReloadKeepsRunningSource: on air from a WAV file that then
+// turns to garbage on disk, a change to the talker's level cannot build a
+// new capture. The running capture keeps going untouched: still on air,
+// frames flowing, the old speak unit in place, the old config recorded.
+func TestRejectedReloadKeepsRunningSource(t *testing.T) {
+	wav := filepath.Join(t.TempDir(), "talk.wav")
+	data, err := os.ReadFile("../testdata/speech48k.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(wav, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(simDoc, "signal: tone, frequency: 1000", fmt.Sprintf("signal: wav, file: %q", wav), 1)
+	h := startHarness(t, doc)
+	h.button(t, true, StateOnAir)
+	speak := h.g.speak
+	waitFor(t, "frames", func() bool { return speak.stats().Frames > 5 })
+
+	garbage := make([]byte, len(data))
+	for i := range garbage {
+		garbage[i] = byte(i*7919 + i>>8)
+	}
+	if err := os.WriteFile(wav, garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	louder := resolve(t, strings.Replace(doc, "level: -12", "level: -6", 1))
+	if err := h.g.Apply(context.Background(), louder); err == nil {
+		t.Fatal("a level change over a broken WAV file was accepted")
+	}
+	h.sync(t)
+	if h.g.speak != speak {
+		t.Error("the running speak unit was replaced by a rejected change")
+	}
+	if lvl := *h.g.cfg.Board.Sim.Level; lvl != -12 {
+		t.Errorf("running config's level %v after a rejected change", lvl)
+	}
+	n := speak.stats().Frames
+	waitFor(t, "frames after the rejected change", func() bool { return speak.stats().Frames > n+5 })
+	if s := h.g.Status(); s.State != StateOnAir || !s.OnAir || s.Capture != "ok" {
+		t.Errorf("after a rejected change: state %s, capture %q", s.State, s.Capture)
 	}
 }
