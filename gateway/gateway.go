@@ -38,10 +38,6 @@ type Options struct {
 	Clock clockwork.Clock
 	// Log is the logger. Default: discard.
 	Log *slog.Logger
-	// Forget is called when a person confirms "forget provisioning" on the
-	// device (a long hold, then a press within ForgetWindow). nil: the
-	// gateway says there is nothing to forget.
-	Forget func() error
 	// StatsEvery is how often counters are logged. Default: 60s.
 	StatsEvery time.Duration
 }
@@ -402,18 +398,13 @@ func (g *Gateway) identify(cause string) {
 	g.log.Info("identify", "device", g.cfg.Device.ID, "name", g.cfg.Device.Name, "cause", cause)
 }
 
+// forget answers a confirmed "forget provisioning" gesture. The device
+// holds nothing beyond its config file yet, so there is nothing to forget;
+// a provisioning store will give this its work.
 func (g *Gateway) forget() {
 	g.transient = 0
 	g.applyIndicators()
-	if g.opts.Forget == nil {
-		g.log.Warn("forget provisioning confirmed, but nothing is provisioned beyond the config file")
-		return
-	}
-	if err := g.opts.Forget(); err != nil {
-		g.log.Error("forget provisioning failed", "err", err)
-		return
-	}
-	g.log.Warn("provisioning forgotten")
+	g.log.Warn("forget provisioning confirmed, but nothing is provisioned beyond the config file")
 }
 
 func (g *Gateway) setTransient(s gpio.Status, d time.Duration) {
