@@ -62,7 +62,8 @@ type SimHardware struct {
 	pins *sim.Pins // of the controls opened last
 }
 
-// OpenSource implements Hardware.
+// OpenSource implements Hardware. The simulated capture paces itself on
+// the real clock, as a sound card does, whatever clock the gateway runs on.
 func (h *SimHardware) OpenSource(r *provisioning.Resolved) (audio.Source, error) {
 	opts := sim.Options{LineIn: r.Audio.Processing.Beam == dsp.BeamStereo, AlignMarks: true}
 	return sim.New(r.Board.Sim, r.Board.Geometry, r.Audio.Capture.AudioFormat(), opts, h.log)
