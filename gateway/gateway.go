@@ -33,7 +33,9 @@ type Options struct {
 	Rooms RoomFactory
 	// Notifier talks to systemd. Default: NewNotifier().
 	Notifier *Notifier
-	// Clock times identify/forget windows and the capture reopen backoff.
+	// Clock is the one clock of the gateway and its units: identify and
+	// forget windows, the capture reopen backoff, stop deadlines, the room
+	// supervisor's backoff and rate adaptation, the buttons and LEDs.
 	// Default: the real clock.
 	Clock clockwork.Clock
 	// Log is the logger. Default: discard.
