@@ -12,12 +12,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 	pgpio "periph.io/x/conn/v3/gpio"
 
+	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/pipeline"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/e2ee"
@@ -146,12 +148,13 @@ type harness struct {
 
 func startHarness(t *testing.T, doc string) *harness {
 	t.Helper()
-	return startHarnessWith(t, doc, testLogger(t), nil)
+	return startHarnessWith(t, doc, testLogger(t), nil, nil)
 }
 
 // startHarnessWith is startHarness with a logger of the test's and, when
-// rooms is not nil, its own rooms (the harness then waits for no state).
-func startHarnessWith(t *testing.T, doc string, log *slog.Logger, rooms RoomFactory) *harness {
+// rooms is not nil, its own rooms (the harness then waits for no state);
+// wrap, when not nil, makes the gateway's Hardware from the sim board.
+func startHarnessWith(t *testing.T, doc string, log *slog.Logger, rooms RoomFactory, wrap func(*SimHardware) Hardware) *harness {
 	t.Helper()
 	r := resolve(t, doc)
 	clock := clockwork.NewFakeClock()
@@ -161,7 +164,11 @@ func startHarnessWith(t *testing.T, doc string, log *slog.Logger, rooms RoomFact
 	if rooms == nil {
 		rooms = func(*provisioning.Resolved, *e2ee.Keys, *slog.Logger) (room.Room, bool, error) { return tr, false, nil }
 	}
-	g, err := New(r, Options{Hardware: hw, Clock: clock, Log: log, Rooms: rooms})
+	var ghw Hardware = hw
+	if wrap != nil {
+		ghw = wrap(hw)
+	}
+	g, err := New(r, Options{Hardware: ghw, Clock: clock, Log: log, Rooms: rooms})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,5 +542,76 @@ func TestRejectedReloadKeepsRunningSource(t *testing.T) {
 	waitFor(t, "frames after the rejected change", func() bool { return speak.stats().Frames > n+5 })
 	if s := h.g.Status(); s.State != StateOnAir || !s.OnAir || s.Capture != "ok" {
 		t.Errorf("after a rejected change: state %s, capture %q", s.State, s.Capture)
+	}
+}
+
+// exclusiveHW is the sim board with a capture that opens once, like an
+// ALSA card: a second open while one is open fails with EBUSY.
+type exclusiveHW struct {
+	*SimHardware
+	open  atomic.Int32
+	opens atomic.Int32
+}
+
+func (h *exclusiveHW) OpenSource(r *provisioning.Resolved) (audio.Source, error) {
+	if !h.open.CompareAndSwap(0, 1) {
+		return nil, &os.SyscallError{Syscall: "open", Err: syscall.EBUSY}
+	}
+	src, err := h.SimHardware.OpenSource(r)
+	if err != nil {
+		h.open.Store(0)
+		return nil, err
+	}
+	h.opens.Add(1)
+	return &onceSource{Source: src, h: h}, nil
+}
+
+type onceSource struct {
+	audio.Source
+	h    *exclusiveHW
+	once sync.Once
+}
+
+func (s *onceSource) Close() error {
+	s.once.Do(func() { s.h.open.Store(0) })
+	return s.Source.Close()
+}
+
+// TestBusyCaptureIsHandedOver: on a capture that opens once, a change lets
+// the old unit go first; when the new config's capture then fails, the old
+// one is taken back and the device stays on air.
+func TestBusyCaptureIsHandedOver(t *testing.T) {
+	var hw *exclusiveHW
+	h := startHarnessWith(t, simDoc, testLogger(t), nil, func(s *SimHardware) Hardware {
+		hw = &exclusiveHW{SimHardware: s}
+		return hw
+	})
+	h.button(t, true, StateOnAir)
+	ctx := context.Background()
+
+	louder := resolve(t, strings.Replace(simDoc, "level: -12", "level: -6", 1))
+	if err := h.g.Apply(ctx, louder); err != nil {
+		t.Fatalf("a level change on a busy capture: %v", err)
+	}
+	h.sync(t)
+	speak := h.g.speak
+	waitFor(t, "frames from the new capture", func() bool { return speak.stats().Frames > 5 })
+
+	bad := resolve(t, simDoc)
+	bad.Board.Sim.Signal, bad.Board.Sim.File = "wav", "/nonexistent/speech.wav"
+	if err := h.g.Apply(ctx, bad); err == nil || !strings.Contains(err.Error(), "kept the previous config") {
+		t.Fatalf("Apply = %v", err)
+	}
+	h.sync(t)
+	if h.g.speak != speak {
+		t.Error("the running speak unit was replaced by a rejected change")
+	}
+	n := speak.stats().Frames
+	waitFor(t, "frames after the rejected change", func() bool { return speak.stats().Frames > n+5 })
+	if s := h.g.Status(); s.State != StateOnAir || s.Capture != "ok" {
+		t.Errorf("after a rejected change: state %s, capture %q", s.State, s.Capture)
+	}
+	if o := hw.opens.Load(); o != 3 {
+		t.Errorf("%d captures opened, want 3 (start, the change, the old one back)", o)
 	}
 }

@@ -110,7 +110,7 @@ func (r *recorder) saw(prefix string) bool {
 // 3 s, no forget question at 10 s, on air again at the end.
 func TestPTTHeldOnAirIsNoGesture(t *testing.T) {
 	rec := &recorder{next: testLogger(t).Handler()}
-	h := startHarnessWith(t, simDoc, slog.New(rec), nil)
+	h := startHarnessWith(t, simDoc, slog.New(rec), nil, nil)
 	sess := <-h.room.joined
 	h.button(t, true, StateOnAir)
 	// Mid-sentence the room drops and comes back: the hold is still talk.
@@ -145,10 +145,10 @@ func TestPTTHoldWhileJoiningIdentifies(t *testing.T) {
 	rec := &recorder{next: testLogger(t).Handler()}
 	h := startHarnessWith(t, simDoc, slog.New(rec), func(*provisioning.Resolved, *e2ee.Keys, *slog.Logger) (room.Room, bool, error) {
 		return joinsNever{}, false, nil
-	})
+	}, nil)
 	if err := h.hw.Press("ptt"); err != nil {
 		t.Fatal(err)
 	}
-	h.stepUntil(t, "identify", 100*time.Millisecond, 50, func() bool { return rec.saw("identify") })
-	h.stepUntil(t, "forget question", 100*time.Millisecond, 100, func() bool { return rec.saw("forget provisioning?") })
+	h.stepUntil(t, "identify", 100*time.Millisecond, 150, func() bool { return rec.saw("identify") })
+	h.stepUntil(t, "forget question", 100*time.Millisecond, 200, func() bool { return rec.saw("forget provisioning?") })
 }
