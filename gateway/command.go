@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/onair-gateway/onair/conf"
 
-	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/net/room"
 	"github.com/onair-gateway/onair/provisioning"
 )
@@ -45,6 +45,13 @@ type Command struct {
 	Key        conf.Secret
 }
 
+// Presser is hardware whose buttons a command can press (the simulated
+// board): CmdPress and CmdRelease need it.
+type Presser interface {
+	Press(name string) error
+	Release(name string) error
+}
+
 // ErrNotRunning is returned by Do and Apply when Run is not running.
 var ErrNotRunning = errors.New("gateway: not running")
 
@@ -59,11 +66,14 @@ func (g *Gateway) Do(ctx context.Context, c Command) error {
 	return g.send(ctx, request{cmd: c})
 }
 
-// Apply replaces the running config. Sections are compared as wholes and
-// only the units whose sections changed restart: the speak path (board,
-// audio, opus framing), the room (room, e2ee, device) or the controls. A new
-// section that fails to start is rolled back: the unit runs on again with
-// the last good config and Apply returns the error.
+// Apply replaces the running config. Each unit's view of the config is
+// compared whole and only the units whose views changed restart: the speak
+// path (board, audio, opus framing), the room (room, e2ee, device name,
+// the track's channels and DTX) or the controls (controls, the sim's
+// script); a new bitrate, packet loss or DTX goes to the running encoder.
+// Every replacement is built and proven (its capture and controls opened)
+// while the old units run; if any fails, nothing running is touched and
+// Apply returns the error.
 func (g *Gateway) Apply(ctx context.Context, r *provisioning.Resolved) error {
 	if r == nil {
 		return errors.New("gateway: nil config")
@@ -110,7 +120,7 @@ func (g *Gateway) do(req request) error {
 	case CmdIdentify:
 		g.identify("command")
 	case CmdPress, CmdRelease:
-		s, ok := g.hw.(*SimHardware)
+		s, ok := g.hw.(Presser)
 		if !ok {
 			return errors.New("gateway: buttons can be pressed by command only on the simulated board")
 		}
@@ -119,7 +129,7 @@ func (g *Gateway) do(req request) error {
 		}
 		return s.Release(c.Button)
 	case CmdRotateKey:
-		u := g.roomNow.Load()
+		u := g.room.load()
 		if u == nil || u.keys == nil {
 			return errors.New("gateway: this room has no e2ee key to rotate; set e2ee.passphrase first")
 		}
@@ -138,150 +148,142 @@ func (g *Gateway) do(req request) error {
 	return nil
 }
 
-// opusStructural reports whether an Opus change needs a new encoder (frame
-// size, channels, application) rather than a ctl on the running one.
-func opusStructural(a, b opus.Config) bool {
-	return a.Application != b.Application || a.Frame != b.Frame || a.Channels != b.Channels ||
-		*a.Complexity != *b.Complexity || *a.FEC != *b.FEC
-}
-
-// speakBoard is the board config as the speak path sees it: without the
-// sim's button script, which belongs to the controls.
-func speakBoard(b provisioning.BoardConfig) provisioning.BoardConfig {
-	b.Sim.Script = nil
-	return b
-}
-
 func (g *Gateway) apply(r *provisioning.Resolved) error {
 	old := g.cfg
-	speakChanged := !sectionsEqual(speakBoard(old.Board), speakBoard(r.Board)) || !sectionsEqual(old.Audio, r.Audio) || opusStructural(old.Opus, r.Opus)
-	// The room publishes a track whose channel count and DTX are part of
-	// its SDP: a change there needs a new session too.
-	roomChanged := !sectionsEqual(old.Room, r.Room) || !sectionsEqual(old.E2EE, r.E2EE) || !sectionsEqual(old.Device, r.Device) ||
-		old.Opus.Channels != r.Opus.Channels || old.Opus.DTX != r.Opus.DTX
-	ctlChanged := !sectionsEqual(old.Controls, r.Controls) || !sectionsEqual(old.Board.Sim.Script, r.Board.Sim.Script)
+	ch := plan(old, r)
 
-	// 1. Build everything that can fail for config reasons; nothing
-	// running is touched yet.
+	// 1. Build and prove every replacement while the running units run
+	// on: a rejected change leaves them untouched (a device on air stays
+	// on air, a capture that is only good while open is never reopened).
 	var nuSpeak *speakUnit
 	var nuRoom *roomUnit
+	var nuCtl *controlsUnit
+	deadline := func() time.Time { return g.clock.Now().Add(applyStopBudget) }
+	speakHalted := false // the running speak unit let go of a busy device
+	discard := func() {
+		if nuSpeak != nil {
+			_ = nuSpeak.stop(deadline())
+		}
+		if nuRoom != nil {
+			_ = nuRoom.stop(deadline())
+		}
+		if nuCtl != nil {
+			_ = nuCtl.stop(deadline())
+		}
+	}
+	kept := func(section string, err error) error {
+		discard()
+		if speakHalted {
+			g.speak.start()
+		}
+		g.update("config change failed; the previous config runs")
+		return fmt.Errorf("%s: %w (kept the previous config)", section, err)
+	}
 	var err error
-	if speakChanged {
-		if nuSpeak, err = buildSpeak(r); err != nil {
+	if ch.speak {
+		if nuSpeak, err = newSpeakUnit(g.speakDeps(), speakViewOf(r)); err != nil {
 			return err
 		}
 	}
-	if roomChanged {
-		if nuRoom, err = g.buildRoom(r); err != nil {
-			if nuSpeak != nil {
-				nuSpeak.enc.Close()
-			}
+	if ch.room {
+		if nuRoom, err = newRoomUnit(g.roomDeps(), roomViewOf(r)); err != nil {
+			discard()
 			return fmt.Errorf("room: %w", err)
 		}
 	}
-
-	// 2. Swap the units, recording each section as it lands, so that a
-	// later failure leaves g.cfg saying exactly what runs. What can fail
-	// goes first: the speak path (opening the new capture device is what
-	// fails most, a wrong card), then the controls (pins). When the capture
-	// fails nothing else has been touched: the controls keep their state
-	// and a device on air stays on air.
-	next := *old
-	var applied []string
-	fail := func(section string, err error) error {
-		g.cfg = &next
-		if len(applied) == 0 {
-			g.update("config change failed; the previous config runs")
-			return fmt.Errorf("%s: %w (kept the previous config)", section, err)
+	// A device that can be opened once (an ALSA card, a GPIO line) is busy
+	// while the old unit holds it: then the old unit lets go first and,
+	// if the new one still fails, takes it back.
+	if ch.speak {
+		if err := nuSpeak.openCapture(); err != nil {
+			if !busy(err) {
+				return kept("audio", err)
+			}
+			if err := g.speak.halt(deadline()); err != nil {
+				g.log.Warn("speak stop", "err", err)
+			}
+			speakHalted = true
+			if err := nuSpeak.openCapture(); err != nil {
+				return kept("audio", err)
+			}
 		}
-		g.update("config partly applied")
-		return fmt.Errorf("%s: %w (applied %v; kept the previous %s)", section, err, applied, section)
 	}
-	if speakChanged {
-		if err := g.swapSpeak(old, r, nuSpeak); err != nil {
-			return fail("audio", err)
+	if ch.controls {
+		nuCtl, err = openControls(g.controlsDeps(), controlsViewOf(r))
+		if err != nil && busy(err) {
+			if err := g.controls.stop(deadline()); err != nil {
+				g.log.Warn("controls stop", "err", err)
+			}
+			g.controls = nil
+			if nuCtl, err = openControls(g.controlsDeps(), controlsViewOf(r)); err != nil {
+				g.restoreControls(old)
+			}
 		}
-		next.Board, next.Audio, next.Opus = r.Board, r.Audio, r.Opus
-		next.Board.Sim.Script = old.Board.Sim.Script // the controls' part, below
+		if err != nil {
+			return kept("controls", err)
+		}
+	}
+
+	// 2. Swap: stop each old unit and start its replacement. Nothing here
+	// fails for config reasons.
+	var applied []string
+	if ch.speak {
+		if err := g.speak.stop(deadline()); err != nil {
+			g.log.Warn("speak stop", "err", err)
+		}
+		g.speak = nuSpeak
+		g.encRef.p.Store(nuSpeak.enc)
+		nuSpeak.start()
 		applied = append(applied, "speak path")
 	}
-	if ctlChanged {
-		deadline := time.Now().Add(applyStopBudget)
-		if err := g.controls.stop(deadline); err != nil {
+	if ch.controls {
+		if err := g.controls.stop(deadline()); err != nil {
 			g.log.Warn("controls stop", "err", err)
 		}
-		ctl, err := g.startControls(r, g.buttons)
-		if err != nil {
-			back, err2 := g.startControls(old, g.buttons)
-			if err2 != nil {
-				g.log.Error("controls lost: the previous config does not open again either", "err", err2)
-				back = nil
-			}
-			g.controls = back
-			g.ptt = map[string]bool{}
-			return fail("controls", err)
-		}
-		g.controls = ctl
+		g.controls = nuCtl
+		g.gestures = newGestures(g.clock, nuCtl.buttons())
 		g.ptt = map[string]bool{}
-		next.Controls, next.Board.Sim.Script = r.Controls, r.Board.Sim.Script
+		nuCtl.start()
 		applied = append(applied, "controls")
 	}
-	if !speakChanged && !sectionsEqual(old.Opus, r.Opus) {
+	if ch.encoder {
 		enc := g.speak.enc
 		if err := errors.Join(enc.SetBitrate(r.Opus.Bitrate), enc.SetPacketLoss(*r.Opus.PacketLoss), enc.SetDTX(r.Opus.DTX)); err != nil {
-			return fail("opus", err)
+			g.log.Warn("opus settings", "err", err)
 		}
-		next.Opus = r.Opus
 		applied = append(applied, "opus settings")
 	}
-	if roomChanged {
-		if prev := g.roomNow.Swap(nil); prev != nil {
-			if err := prev.stop(time.Now().Add(applyStopBudget)); err != nil {
+	if ch.room {
+		if prev := g.room.swap(nil); prev != nil {
+			if err := prev.stop(deadline()); err != nil {
 				g.log.Warn("room stop", "err", err)
 			}
 		}
 		g.in.room, g.in.roomReason = room.StateConnecting, "joining with the new config"
 		g.in.policyErr = policyError(r, nuRoom.encrypted)
-		g.roomNow.Store(nuRoom)
-		nuRoom.start(g)
-		next.Room, next.E2EE, next.Device, next.Opus = r.Room, r.E2EE, r.Device, r.Opus
+		g.room.store(nuRoom)
+		nuRoom.start()
 		applied = append(applied, "room")
 	}
-	if !sectionsEqual(old.MQTT, r.MQTT) || !sectionsEqual(old.HTTP, r.HTTP) {
+	if !reflect.DeepEqual(old.MQTT, r.MQTT) || !reflect.DeepEqual(old.HTTP, r.HTTP) {
 		g.log.Warn("mqtt and http changes take effect when onaird restarts")
 	}
-	next.MQTT, next.HTTP = r.MQTT, r.HTTP
-	g.cfg = &next
+	g.cfg = r
 	g.log.Info("config applied", "restarted", applied)
 	g.update("config applied")
 	return nil
 }
 
-// swapSpeak replaces the speak path with nu, built from r. The old capture
-// is released first, because a sound card can be opened once; the new one
-// is opened once synchronously. If that fails, the old speak path is
-// started again and the error returned.
-func (g *Gateway) swapSpeak(old, r *provisioning.Resolved, nu *speakUnit) error {
-	if err := g.speak.stop(time.Now().Add(applyStopBudget)); err != nil {
-		g.log.Warn("speak stop", "err", err)
-	}
-	probe, err := g.hw.OpenSource(r)
+// restoreControls opens the controls of old again after the new ones
+// failed where the old had to let go first.
+func (g *Gateway) restoreControls(old *provisioning.Resolved) {
+	back, err := openControls(g.controlsDeps(), controlsViewOf(old))
 	if err != nil {
-		nu.enc.Close()
-		back, err2 := buildSpeak(old)
-		if err2 != nil {
-			// Nothing captures now: say so rather than look live.
-			g.in.captureErr = "capture: the previous audio config does not start again: " + err2.Error()
-			return errors.Join(err, err2)
-		}
-		g.speak = back
-		g.encRef.p.Store(back.enc)
-		back.start(g, old, g.reportCapture)
-		return fmt.Errorf("open capture %q: %w", r.Audio.Capture.Device, err)
+		g.log.Error("controls lost: the previous config does not open again either", "err", err)
+		return
 	}
-	probe.Close()
-	g.speak = nu
-	g.encRef.p.Store(nu.enc)
-	nu.start(g, r, g.reportCapture)
-	return nil
+	back.start()
+	g.controls = back
+	g.gestures = newGestures(g.clock, back.buttons())
+	g.ptt = map[string]bool{}
 }

@@ -165,7 +165,9 @@ func TestRequiredEncryptionRefusesPlainRoom(t *testing.T) {
 	if s.OnAir || s.Encrypted || s.Reason == "" {
 		t.Errorf("status %+v", s)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Capture runs (30 frames, 300 ms of audio) and nothing is published.
+	f0 := g.speak.stats().Frames
+	waitFor(t, "capture running", func() bool { return g.speak.stats().Frames >= f0+30 })
 	if n := tr.written.Load(); n != 0 {
 		t.Errorf("%d frames published unencrypted", n)
 	}

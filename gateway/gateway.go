@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,15 +33,13 @@ type Options struct {
 	Rooms RoomFactory
 	// Notifier talks to systemd. Default: NewNotifier().
 	Notifier *Notifier
-	// Clock times identify/forget windows and the capture reopen backoff.
+	// Clock is the one clock of the gateway and its units: identify and
+	// forget windows, the capture reopen backoff, stop deadlines, the room
+	// supervisor's backoff and rate adaptation, the buttons and LEDs.
 	// Default: the real clock.
 	Clock clockwork.Clock
 	// Log is the logger. Default: discard.
 	Log *slog.Logger
-	// Forget is called when a person confirms "forget provisioning" on the
-	// device (a long hold, then a press within ForgetWindow). nil: the
-	// gateway says there is nothing to forget.
-	Forget func() error
 	// StatsEvery is how often counters are logged. Default: 60s.
 	StatsEvery time.Duration
 }
@@ -92,9 +89,10 @@ type Gateway struct {
 	cfg      *provisioning.Resolved
 	sink     *sinkTo
 	encRef   encoderRef
-	roomNow  atomic.Pointer[roomUnit]
+	room     roomRef
 	speak    *speakUnit
 	controls *controlsUnit
+	gestures *gestures
 
 	// inputs from other goroutines
 	roomState chan struct{} // the current room unit has a new state
@@ -103,17 +101,16 @@ type Gateway struct {
 	cmds      chan request
 
 	// loop state
-	in            inputs
-	state         State
-	reason        string
-	since         time.Time
-	gateOpen      bool
-	ptt           map[string]bool // PTT buttons held
-	toggleOn      bool
-	cmdOnAir      bool
-	transient     gpio.Status
-	transientEnd  time.Time
-	forgetPending time.Time
+	in           inputs
+	state        State
+	reason       string
+	since        time.Time
+	gateOpen     bool
+	ptt          map[string]bool // PTT buttons held
+	toggleOn     bool
+	cmdOnAir     bool
+	transient    gpio.Status
+	transientEnd time.Time
 
 	statusMu sync.Mutex
 	status   Status
@@ -160,8 +157,23 @@ func New(r *provisioning.Resolved, opts Options) (*Gateway, error) {
 		ptt:       map[string]bool{},
 		state:     StateIdle,
 	}
-	g.sink = &sinkTo{g: g, rate: r.Audio.Capture.Rate}
+	g.sink = &sinkTo{clock: opts.Clock, room: &g.room, rate: r.Audio.Capture.Rate}
 	return g, nil
+}
+
+// The units' dependencies: each unit gets these and its view of the
+// config, never the *Gateway.
+
+func (g *Gateway) speakDeps() speakDeps {
+	return speakDeps{open: g.hw.OpenSource, clock: g.clock, sink: g.sink, report: g.reportCapture, log: g.base}
+}
+
+func (g *Gateway) roomDeps() roomDeps {
+	return roomDeps{rooms: g.rooms, encoder: &g.encRef, clock: g.clock, onState: g.onRoomState, onEvent: g.onRoomEvent, log: g.base}
+}
+
+func (g *Gateway) controlsDeps() controlsDeps {
+	return controlsDeps{hw: g.hw, clock: g.clock, events: g.buttons, log: g.base}
 }
 
 // Run opens the board, joins the room and runs the state machine until ctx
@@ -176,27 +188,29 @@ func (g *Gateway) Run(ctx context.Context) error {
 	r := g.cfg
 	// Start: release stale state (controls open dark) → open hardware →
 	// connect → READY.
-	ctl, err := g.startControls(r, g.buttons)
+	ctl, err := openControls(g.controlsDeps(), controlsViewOf(r))
 	if err != nil {
 		return fmt.Errorf("open controls: %w", err)
 	}
+	ctl.start()
 	g.controls = ctl
-	sp, err := buildSpeak(r)
+	g.gestures = newGestures(g.clock, ctl.buttons())
+	sp, err := newSpeakUnit(g.speakDeps(), speakViewOf(r))
 	if err != nil {
-		g.controls.stop(time.Now().Add(shutdownBudget))
+		g.controls.stop(g.clock.Now().Add(shutdownBudget))
 		return err
 	}
-	ru, err := g.buildRoom(r)
+	ru, err := newRoomUnit(g.roomDeps(), roomViewOf(r))
 	if err != nil {
-		sp.enc.Close()
-		g.controls.stop(time.Now().Add(shutdownBudget))
+		sp.stop(g.clock.Now().Add(shutdownBudget))
+		g.controls.stop(g.clock.Now().Add(shutdownBudget))
 		return fmt.Errorf("room: %w", err)
 	}
 	g.speak = sp
 	g.encRef.p.Store(sp.enc)
-	sp.start(g, r, g.reportCapture)
-	g.roomNow.Store(ru)
-	ru.start(g)
+	sp.start()
+	g.room.store(ru)
+	ru.start()
 	g.in.started = true
 	g.in.policyErr = policyError(r, ru.encrypted)
 	g.since = g.clock.Now()
@@ -211,10 +225,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// Stop in reverse order against one deadline: the room and the speak
 	// path in parallel, then the controls.
 	g.notify.Stopping()
-	deadline := time.Now().Add(shutdownBudget)
+	deadline := g.clock.Now().Add(shutdownBudget)
 	var roomErr, speakErr error
 	var wg sync.WaitGroup
-	if u := g.roomNow.Swap(nil); u != nil {
+	if u := g.room.swap(nil); u != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); roomErr = u.stop(deadline) }()
 	}
@@ -251,7 +265,7 @@ func (g *Gateway) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-g.roomState:
-			u := g.roomNow.Load()
+			u := g.room.load()
 			if u == nil || u.sup == nil {
 				continue
 			}
@@ -286,10 +300,8 @@ func (g *Gateway) loop(ctx context.Context) {
 // block. The report goes into that unit's own slot; the loop reads only the
 // current unit's.
 func (g *Gateway) onRoomState(u *roomUnit, sc room.StateChange) {
-	u.mu.Lock()
-	u.state = sc
-	u.mu.Unlock()
-	if g.roomNow.Load() != u {
+	u.record(sc)
+	if g.room.load() != u {
 		return // a unit being replaced
 	}
 	select {
@@ -337,19 +349,16 @@ func (g *Gateway) onCapture(rep captureReport) {
 	g.update("capture failed")
 }
 
-// onButton turns a debounced button event into intent.
+// onButton turns a debounced button event into intent. The button's mode
+// acts on Press and Release; gestures (identify, forget) are the gestures
+// type's to recognise.
 func (g *Gateway) onButton(ev gpio.ButtonEvent) {
-	now := g.clock.Now()
-	if ev.Kind == gpio.Press && !g.forgetPending.IsZero() {
-		if now.Before(g.forgetPending) {
-			g.forgetPending = time.Time{}
+	switch ev.Kind {
+	case gpio.Press:
+		if g.gestures.press(ev, g.inRoom()) == gestureForget {
 			g.forget()
 			return
 		}
-		g.forgetPending = time.Time{}
-	}
-	switch ev.Kind {
-	case gpio.Press:
 		switch ev.Mode {
 		case gpio.ModePTT:
 			g.ptt[ev.Name] = true
@@ -359,36 +368,31 @@ func (g *Gateway) onButton(ev gpio.ButtonEvent) {
 			g.in.muted = !g.in.muted
 		}
 	case gpio.Release:
+		g.gestures.release(ev)
 		if ev.Mode == gpio.ModePTT {
 			delete(g.ptt, ev.Name)
 		}
 	case gpio.LongPress:
-		g.onLongPress(ev)
+		switch g.gestures.longPress(ev, g.gateOpen) {
+		case gestureIdentify:
+			g.identify("button " + ev.Name)
+		case gestureAskForget:
+			g.setTransient(gpio.StatusConfirmForget, ForgetWindow)
+			g.log.Warn("forget provisioning? press the button again to confirm", "button", ev.Name, "window", ForgetWindow)
+		}
 		return
 	}
 	g.update(fmt.Sprintf("button %s %s", ev.Name, ev.Kind))
 }
 
-// onLongPress: Identify and Forget holds. Holding a PTT button is talking,
-// so on a PTT button they act only while the device is not in a room.
-func (g *Gateway) onLongPress(ev gpio.ButtonEvent) {
-	if ev.Mode == gpio.ModePTT && (g.state == StateLive || g.state == StateOnAir || g.state == StateMuted) {
-		return
+// inRoom reports whether the device is in a room, where a PTT or toggle
+// press puts it on air.
+func (g *Gateway) inRoom() bool {
+	switch g.state {
+	case StateLive, StateOnAir, StateMuted, StateDegraded:
+		return true
 	}
-	var bc *gpio.ButtonConfig
-	for i := range g.cfg.Controls.Buttons {
-		if g.cfg.Controls.Buttons[i].Name == ev.Name {
-			bc = &g.cfg.Controls.Buttons[i]
-		}
-	}
-	switch {
-	case bc != nil && ev.Hold >= bc.Forget.D():
-		g.forgetPending = g.clock.Now().Add(ForgetWindow)
-		g.setTransient(gpio.StatusConfirmForget, ForgetWindow)
-		g.log.Warn("forget provisioning? press the button again to confirm", "button", ev.Name, "window", ForgetWindow)
-	case bc != nil && ev.Hold >= bc.Identify.D():
-		g.identify("button " + ev.Name)
-	}
+	return false
 }
 
 func (g *Gateway) identify(cause string) {
@@ -396,18 +400,13 @@ func (g *Gateway) identify(cause string) {
 	g.log.Info("identify", "device", g.cfg.Device.ID, "name", g.cfg.Device.Name, "cause", cause)
 }
 
+// forget answers a confirmed "forget provisioning" gesture. The device
+// holds nothing beyond its config file yet, so there is nothing to forget;
+// a provisioning store will give this its work.
 func (g *Gateway) forget() {
 	g.transient = 0
 	g.applyIndicators()
-	if g.opts.Forget == nil {
-		g.log.Warn("forget provisioning confirmed, but nothing is provisioned beyond the config file")
-		return
-	}
-	if err := g.opts.Forget(); err != nil {
-		g.log.Error("forget provisioning failed", "err", err)
-		return
-	}
-	g.log.Warn("provisioning forgotten")
+	g.log.Warn("forget provisioning confirmed, but nothing is provisioned beyond the config file")
 }
 
 func (g *Gateway) setTransient(s gpio.Status, d time.Duration) {
@@ -420,8 +419,7 @@ func (g *Gateway) onTick() {
 		g.transient = 0
 		g.applyIndicators()
 	}
-	if !g.forgetPending.IsZero() && !g.clock.Now().Before(g.forgetPending) {
-		g.forgetPending = time.Time{}
+	if g.gestures.tick() == gestureForgetLapsed {
 		g.log.Info("forget provisioning not confirmed; nothing changed")
 	}
 	g.snapshot()
@@ -469,7 +467,7 @@ func (g *Gateway) applyIndicators() {
 
 func (g *Gateway) statusLine() string {
 	s := fmt.Sprintf("%s: %s", g.state, g.reason)
-	if u := g.roomNow.Load(); u != nil {
+	if u := g.room.load(); u != nil {
 		enc := "NOT encrypted"
 		if u.encrypted {
 			enc = "encrypted"
@@ -485,7 +483,7 @@ func (g *Gateway) snapshot() {
 		State: g.state, Reason: g.reason, Since: g.since, OnAir: g.gateOpen, Muted: g.in.muted,
 		Room: g.cfg.Room.Room, Backend: string(g.cfg.Room.Backend), Capture: g.in.captureErr,
 	}
-	if u := g.roomNow.Load(); u != nil {
+	if u := g.room.load(); u != nil {
 		s.Encrypted = u.encrypted
 		if u.sup != nil {
 			s.RoomStats = u.sup.Stats()
@@ -530,6 +528,3 @@ func policyError(r *provisioning.Resolved, encrypted bool) string {
 	}
 	return ""
 }
-
-// sectionsEqual compares two config sections as wholes.
-func sectionsEqual(a, b any) bool { return reflect.DeepEqual(a, b) }

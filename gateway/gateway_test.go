@@ -3,17 +3,23 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 	pgpio "periph.io/x/conn/v3/gpio"
 
+	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/pipeline"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/e2ee"
@@ -142,14 +148,27 @@ type harness struct {
 
 func startHarness(t *testing.T, doc string) *harness {
 	t.Helper()
+	return startHarnessWith(t, doc, testLogger(t), nil, nil)
+}
+
+// startHarnessWith is startHarness with a logger of the test's and, when
+// rooms is not nil, its own rooms (the harness then waits for no state);
+// wrap, when not nil, makes the gateway's Hardware from the sim board.
+func startHarnessWith(t *testing.T, doc string, log *slog.Logger, rooms RoomFactory, wrap func(*SimHardware) Hardware) *harness {
+	t.Helper()
 	r := resolve(t, doc)
 	clock := clockwork.NewFakeClock()
-	hw := &SimHardware{log: testLogger(t)}
+	hw := &SimHardware{log: log}
 	tr := newTestRoom()
-	g, err := New(r, Options{
-		Hardware: hw, Clock: clock, Log: testLogger(t),
-		Rooms: func(*provisioning.Resolved, *e2ee.Keys, *slog.Logger) (room.Room, bool, error) { return tr, false, nil },
-	})
+	wait := rooms == nil
+	if rooms == nil {
+		rooms = func(*provisioning.Resolved, *e2ee.Keys, *slog.Logger) (room.Room, bool, error) { return tr, false, nil }
+	}
+	var ghw Hardware = hw
+	if wrap != nil {
+		ghw = wrap(hw)
+	}
+	g, err := New(r, Options{Hardware: ghw, Clock: clock, Log: log, Rooms: rooms})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +189,41 @@ func startHarness(t *testing.T, doc string) *harness {
 			h.stop()
 		}
 	})
-	waitFor(t, "live", func() bool { return g.Status().State == StateLive })
+	if wait {
+		waitFor(t, "live", func() bool { return g.Status().State == StateLive })
+	} else {
+		waitFor(t, "joining", func() bool { return g.Status().State == StateJoining })
+	}
 	return h
+}
+
+// stepUntil steps the fake clock by d until cond holds, at most n steps.
+func (h *harness) stepUntil(t *testing.T, what string, d time.Duration, n int, cond func() bool) {
+	t.Helper()
+	for i := 0; !cond(); i++ {
+		if i >= n {
+			t.Fatalf("%s did not happen within %v", what, time.Duration(n)*d)
+		}
+		h.step(d)
+	}
+}
+
+// sync makes a round trip through the gateway's loop: every event sent
+// before it has been handled.
+func (h *harness) sync(t *testing.T) {
+	t.Helper()
+	if err := h.g.Do(context.Background(), Command{Kind: CmdMute, On: false}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// step advances the fake clock by d and lets the goroutines it woke run
+// (yielding, not sleeping: nothing here waits on real time).
+func (h *harness) step(d time.Duration) {
+	h.clock.Advance(d)
+	for range 20 {
+		runtime.Gosched()
+	}
 }
 
 // button presses (or releases) the simulated PTT. The real hw/gpio
@@ -191,17 +243,20 @@ func (h *harness) button(t *testing.T, down bool, want State) {
 	h.advanceUntil(t, string(want), func() bool { return h.g.Status().State == want })
 }
 
-// advanceUntil steps the fake clock until cond holds (at most 2 s of fake
-// time and 5 s of real time).
+// advanceUntil steps the fake clock by 2 ms, yielding 20 times between
+// steps for the button goroutines to run, until cond holds (at most 2 s of
+// fake time and 5 s of real time).
 func (h *harness) advanceUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for i := 0; !cond(); i++ {
-		if i > 1000 || time.Now().After(deadline) {
+		if i > 1000*20 || time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		h.clock.Advance(2 * time.Millisecond)
-		time.Sleep(time.Millisecond) // let the button goroutine run
+		if i%20 == 0 {
+			h.clock.Advance(2 * time.Millisecond)
+		}
+		runtime.Gosched() // let the button goroutine run
 	}
 }
 
@@ -333,7 +388,7 @@ func TestFailedCaptureChangeStaysOnAir(t *testing.T) {
 	if s := h.g.Status(); s.State != StateOnAir || !s.OnAir {
 		t.Errorf("state %s after a failed capture change, want onair", s.State)
 	}
-	if got := h.g.cfg.Controls; !sectionsEqual(got, before) {
+	if got := h.g.cfg.Controls; !reflect.DeepEqual(got, before) {
 		t.Errorf("controls changed to %+v by a rejected change", got)
 	}
 	if tally(t, h) != pgpio.High {
@@ -387,8 +442,8 @@ func TestRejectedControlsChangeKeepsEverything(t *testing.T) {
 // controls (and only them) and plays: the device goes on air by itself.
 func TestApplySimScript(t *testing.T) {
 	h := startHarness(t, simDoc)
-	h.advanceUntil(t, "capture running", func() bool { return h.g.Status().Pipeline.Frames > 10 })
-	frames := h.g.Status().Pipeline.Frames
+	waitFor(t, "capture running", func() bool { return h.g.speak.stats().Frames > 10 })
+	frames, speak := h.g.speak.stats().Frames, h.g.speak
 	r := resolve(t, strings.Replace(simDoc, "snr: 50}", "snr: 50, script: [{at: 10ms, action: press}]}", 1))
 	if err := h.g.Apply(context.Background(), r); err != nil {
 		t.Fatal(err)
@@ -398,9 +453,11 @@ func TestApplySimScript(t *testing.T) {
 		t.Errorf("running config's script %v", got)
 	}
 	// The speak path kept running: its frame count did not restart.
-	if s := h.g.Status().Pipeline.Frames; s <= frames {
-		t.Errorf("capture frames %d after the change, %d before: the speak path restarted", s, frames)
+	h.sync(t)
+	if h.g.speak != speak {
+		t.Fatal("the speak path restarted")
 	}
+	waitFor(t, "frames counting on", func() bool { return h.g.speak.stats().Frames > frames })
 }
 
 // TestSinkSkipsCaptureGaps: when packet positions jump (frames dropped
@@ -408,7 +465,7 @@ func TestApplySimScript(t *testing.T) {
 func TestSinkSkipsCaptureGaps(t *testing.T) {
 	h := startHarness(t, simDoc)
 	sess := <-h.room.joined
-	sink := &sinkTo{g: h.g, rate: 48000} // a sink of its own: the running one belongs to the pipeline
+	sink := &sinkTo{clock: h.clock, room: &h.g.room, rate: 48000} // a sink of its own: the running one belongs to the pipeline
 	pkt := func(pos int64) pipeline.Packet {
 		return pipeline.Packet{Data: []byte{0xf8, 1}, Pos: pos, Duration: 20 * time.Millisecond}
 	}
@@ -441,5 +498,120 @@ func TestSinkSkipsCaptureGaps(t *testing.T) {
 	}
 	if got := time.Duration(sess.skipped.Load()); got != 1600*time.Millisecond {
 		t.Errorf("skipped %v after a 1.5 s capture pause, want 100 ms + 1.5 s", got)
+	}
+}
+
+// TestRejectedReloadKeepsRunningSource: on air from a WAV file that then
+// turns to garbage on disk, a change to the talker's level cannot build a
+// new capture. The running capture keeps going untouched: still on air,
+// frames flowing, the old speak unit in place, the old config recorded.
+func TestRejectedReloadKeepsRunningSource(t *testing.T) {
+	wav := filepath.Join(t.TempDir(), "talk.wav")
+	data, err := os.ReadFile("../testdata/speech48k.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(wav, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(simDoc, "signal: tone, frequency: 1000", fmt.Sprintf("signal: wav, file: %q", wav), 1)
+	h := startHarness(t, doc)
+	h.button(t, true, StateOnAir)
+	speak := h.g.speak
+	waitFor(t, "frames", func() bool { return speak.stats().Frames > 5 })
+
+	garbage := make([]byte, len(data))
+	for i := range garbage {
+		garbage[i] = byte(i*7919 + i>>8)
+	}
+	if err := os.WriteFile(wav, garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	louder := resolve(t, strings.Replace(doc, "level: -12", "level: -6", 1))
+	if err := h.g.Apply(context.Background(), louder); err == nil {
+		t.Fatal("a level change over a broken WAV file was accepted")
+	}
+	h.sync(t)
+	if h.g.speak != speak {
+		t.Error("the running speak unit was replaced by a rejected change")
+	}
+	if lvl := *h.g.cfg.Board.Sim.Level; lvl != -12 {
+		t.Errorf("running config's level %v after a rejected change", lvl)
+	}
+	n := speak.stats().Frames
+	waitFor(t, "frames after the rejected change", func() bool { return speak.stats().Frames > n+5 })
+	if s := h.g.Status(); s.State != StateOnAir || !s.OnAir || s.Capture != "ok" {
+		t.Errorf("after a rejected change: state %s, capture %q", s.State, s.Capture)
+	}
+}
+
+// exclusiveHW is the sim board with a capture that opens once, like an
+// ALSA card: a second open while one is open fails with EBUSY.
+type exclusiveHW struct {
+	*SimHardware
+	open  atomic.Int32
+	opens atomic.Int32
+}
+
+func (h *exclusiveHW) OpenSource(r *provisioning.Resolved) (audio.Source, error) {
+	if !h.open.CompareAndSwap(0, 1) {
+		return nil, &os.SyscallError{Syscall: "open", Err: syscall.EBUSY}
+	}
+	src, err := h.SimHardware.OpenSource(r)
+	if err != nil {
+		h.open.Store(0)
+		return nil, err
+	}
+	h.opens.Add(1)
+	return &onceSource{Source: src, h: h}, nil
+}
+
+type onceSource struct {
+	audio.Source
+	h    *exclusiveHW
+	once sync.Once
+}
+
+func (s *onceSource) Close() error {
+	s.once.Do(func() { s.h.open.Store(0) })
+	return s.Source.Close()
+}
+
+// TestBusyCaptureIsHandedOver: on a capture that opens once, a change lets
+// the old unit go first; when the new config's capture then fails, the old
+// one is taken back and the device stays on air.
+func TestBusyCaptureIsHandedOver(t *testing.T) {
+	var hw *exclusiveHW
+	h := startHarnessWith(t, simDoc, testLogger(t), nil, func(s *SimHardware) Hardware {
+		hw = &exclusiveHW{SimHardware: s}
+		return hw
+	})
+	h.button(t, true, StateOnAir)
+	ctx := context.Background()
+
+	louder := resolve(t, strings.Replace(simDoc, "level: -12", "level: -6", 1))
+	if err := h.g.Apply(ctx, louder); err != nil {
+		t.Fatalf("a level change on a busy capture: %v", err)
+	}
+	h.sync(t)
+	speak := h.g.speak
+	waitFor(t, "frames from the new capture", func() bool { return speak.stats().Frames > 5 })
+
+	bad := resolve(t, simDoc)
+	bad.Board.Sim.Signal, bad.Board.Sim.File = "wav", "/nonexistent/speech.wav"
+	if err := h.g.Apply(ctx, bad); err == nil || !strings.Contains(err.Error(), "kept the previous config") {
+		t.Fatalf("Apply = %v", err)
+	}
+	h.sync(t)
+	if h.g.speak != speak {
+		t.Error("the running speak unit was replaced by a rejected change")
+	}
+	n := speak.stats().Frames
+	waitFor(t, "frames after the rejected change", func() bool { return speak.stats().Frames > n+5 })
+	if s := h.g.Status(); s.State != StateOnAir || s.Capture != "ok" {
+		t.Errorf("after a rejected change: state %s, capture %q", s.State, s.Capture)
+	}
+	if o := hw.opens.Load(); o != 3 {
+		t.Errorf("%d captures opened, want 3 (start, the change, the old one back)", o)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/jonboulle/clockwork"
 
@@ -53,48 +54,85 @@ func (h *BoardHardware) OpenControls(r *provisioning.Resolved, clock clockwork.C
 
 // SimHardware is the simulated board: a talker rendered into the mic array,
 // and gpiotest pins behind the real button and LED logic, pressed by the
-// config's script or by Press and Release.
+// config's script or by Press and Release. Besides Hardware it implements
+// the gateway's optional Presser, Scripter and ButtonWaker.
 type SimHardware struct {
 	log  *slog.Logger
-	pins *sim.Pins
+	mu   sync.Mutex
+	pins *sim.Pins // of the controls opened last
 }
 
-// OpenSource implements Hardware.
+// OpenSource implements Hardware. The simulated capture paces itself on
+// the real clock, as a sound card does, whatever clock the gateway runs on.
 func (h *SimHardware) OpenSource(r *provisioning.Resolved) (audio.Source, error) {
 	opts := sim.Options{LineIn: r.Audio.Processing.Beam == dsp.BeamStereo, AlignMarks: true}
 	return sim.New(r.Board.Sim, r.Board.Geometry, r.Audio.Capture.AudioFormat(), opts, h.log)
 }
 
-// OpenControls implements Hardware.
+// OpenControls implements Hardware. The pins become the ones Press,
+// Release, RunScript and Pins use once the controls open; a config whose
+// controls do not open leaves the previous pins in place.
 func (h *SimHardware) OpenControls(r *provisioning.Resolved, clock clockwork.Clock) (*gpio.Controls, error) {
-	cfg := *r.Controls
-	h.pins = sim.NewPins(cfg, clock)
-	return gpio.NewControls(cfg, h.pins.Hardware(), clock, h.log)
+	var cfg gpio.Config
+	if r.Controls != nil {
+		cfg = *r.Controls
+	}
+	pins := sim.NewPins(cfg, clock)
+	c, err := gpio.NewControls(cfg, pins.Hardware(), clock, h.log)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.pins = pins
+	h.mu.Unlock()
+	return c, nil
 }
 
-// Press presses a simulated button by name.
+// Press presses a simulated button by name (Presser).
 func (h *SimHardware) Press(name string) error {
-	if h.pins == nil {
+	p := h.Pins()
+	if p == nil {
 		return fmt.Errorf("sim: controls are not open")
 	}
-	return h.pins.Press(name)
+	return p.Press(name)
 }
 
-// Release releases a simulated button by name.
+// Release releases a simulated button by name (Presser).
 func (h *SimHardware) Release(name string) error {
-	if h.pins == nil {
+	p := h.Pins()
+	if p == nil {
 		return fmt.Errorf("sim: controls are not open")
 	}
-	return h.pins.Release(name)
+	return p.Release(name)
 }
 
 // Pins returns the simulated pins (nil before OpenControls).
-func (h *SimHardware) Pins() *sim.Pins { return h.pins }
+func (h *SimHardware) Pins() *sim.Pins {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.pins
+}
 
-// RunScript plays the config's button script.
+// RunScript plays the config's button script (Scripter).
 func (h *SimHardware) RunScript(ctx context.Context, r *provisioning.Resolved, clock clockwork.Clock) error {
-	if h.pins == nil || len(r.Board.Sim.Script) == 0 {
+	p := h.Pins()
+	if p == nil || len(r.Board.Sim.Script) == 0 {
 		return nil
 	}
-	return h.pins.RunScript(ctx, r.Board.Sim.Script, clock)
+	return p.RunScript(ctx, r.Board.Sim.Script, clock)
 }
+
+// ButtonWaker returns what unblocks the button waits of the controls
+// opened last (ButtonWaker): gpiotest pins cannot be halted.
+func (h *SimHardware) ButtonWaker() func() {
+	if p := h.Pins(); p != nil {
+		return p.Wake
+	}
+	return nil
+}
+
+var (
+	_ Presser     = (*SimHardware)(nil)
+	_ Scripter    = (*SimHardware)(nil)
+	_ ButtonWaker = (*SimHardware)(nil)
+)

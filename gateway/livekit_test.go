@@ -157,7 +157,8 @@ func TestPTTIntoRealRoom(t *testing.T) {
 	h := subscribe(t, srv, "e2e", "gw-e2e")
 	tallyLevel := func() pgpio.Level { l, _ := hw.Pins().Level("GPIO22"); return l }
 
-	// Off air at first: what arrives is silence.
+	// Off air at first: what arrives is silence. (The waits in this test
+	// are for real audio through a real server, not for a clock.)
 	time.Sleep(700 * time.Millisecond)
 	if lvl := rmsDBFS(h.since(time.Now().Add(-500 * time.Millisecond))); lvl > -60 {
 		t.Errorf("off air the listener hears %.1f dBFS", lvl)

@@ -3,10 +3,13 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"github.com/livekit/protocol/auth"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/livekit/protocol/auth"
 
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
 )
@@ -20,7 +23,14 @@ func runDevice(t *testing.T, doc string) *Gateway {
 // runDeviceOn is runDevice with the test's own Hardware (nil: the default).
 func runDeviceOn(t *testing.T, doc string, hw Hardware) *Gateway {
 	t.Helper()
-	g, err := New(resolve(t, doc), Options{Hardware: hw, Log: testLogger(t)})
+	return runDeviceClock(t, doc, hw, nil)
+}
+
+// runDeviceClock is runDeviceOn with the test's own clock (nil: real),
+// which times the gateway and its room supervisor.
+func runDeviceClock(t *testing.T, doc string, hw Hardware, clock clockwork.Clock) *Gateway {
+	t.Helper()
+	g, err := New(resolve(t, doc), Options{Hardware: hw, Log: testLogger(t), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +103,7 @@ func TestServerRestartRecovers(t *testing.T) {
 		s := g.Status().State
 		return s == StateDegraded || s == StateJoining || s == StateError
 	})
-	time.Sleep(time.Second) // the server stays down a moment
+	time.Sleep(time.Second) // an outage of a second (not a wait for a clock)
 	srv.Restart()
 	back := time.Now()
 	h := subscribe(t, srv, "restart", "restart-dev")
@@ -129,19 +139,28 @@ func TestBadTokenIsAnErrorNotABusyLoop(t *testing.T) {
 		{"expired", srv.TokenTTL("bad-dev", "r", true, -time.Hour)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := runDevice(t, fmt.Sprintf(`
+			clock := clockwork.NewFakeClock()
+			g := runDeviceClock(t, fmt.Sprintf(`
 device: {id: bad-dev}
 board: {profile: sim, sim: {keyboard: false}}
 room: {url: %q, token: %q, room: r}
-`, srv.URL, tc.token))
+`, srv.URL, tc.token), nil, clock)
 			waitFor(t, "error state", func() bool { return g.Status().State == StateError })
 			s := g.Status()
 			t.Logf("state %s: %s", s.State, s.Reason)
 			if !strings.Contains(strings.ToLower(s.Reason), "token") && !strings.Contains(s.Reason, "401") {
 				t.Errorf("reason does not say the token is the problem: %q", s.Reason)
 			}
+			// 3 s on the supervisor's (fake) clock, in steps its timers
+			// and the status ticker see.
 			n := s.RoomStats.JoinAttempts
-			time.Sleep(3 * time.Second)
+			for range 30 {
+				clock.Advance(100 * time.Millisecond)
+				runtime.Gosched()
+			}
+			if err := g.Do(context.Background(), Command{Kind: CmdMute}); err != nil {
+				t.Fatal(err) // a round trip: the status is current
+			}
 			if m := g.Status().RoomStats.JoinAttempts; m-n > 1 {
 				t.Errorf("%d join attempts in 3 s after a permanent error: a busy loop", m-n)
 			}

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
@@ -19,9 +23,19 @@ import (
 	"github.com/onair-gateway/onair/provisioning"
 )
 
-// A unit is a part of the gateway that a config change restarts as a whole:
-// the speak path, the room, the controls. Each owns its goroutines and
-// waits for them in stop.
+// unit is a part of the gateway that a config change restarts as a whole:
+// the speak path, the room, the controls. A unit is built by its own
+// constructor from its view of the config (views.go) and its own
+// dependencies (hardware openers, the clock, the sink, report funcs), never
+// from the *Gateway; everything that can fail for config reasons fails
+// there, before anything running is touched. start runs the unit's
+// goroutines; stop ends them and releases what the unit holds, waiting
+// until deadline on the unit's clock. A new unit (the listen path, say) is
+// one more type of this shape and one more view: the others do not change.
+type unit interface {
+	start()
+	stop(deadline time.Time) error
+}
 
 // Stop budgets. All of onaird must stop within 2 s of SIGTERM: Run gives
 // its units one shared deadline (the room and the speak path stop in
@@ -32,23 +46,45 @@ const (
 	applyStopBudget = 800 * time.Millisecond
 )
 
-// waitUntil waits for done until deadline.
-func waitUntil(done <-chan struct{}, deadline time.Time) bool {
-	t := time.NewTimer(time.Until(deadline))
+// waitUntil waits for done until deadline on clock.
+func waitUntil(clock clockwork.Clock, done <-chan struct{}, deadline time.Time) bool {
+	t := clock.NewTimer(deadline.Sub(clock.Now()))
 	defer t.Stop()
 	select {
 	case <-done:
 		return true
-	case <-t.C:
+	case <-t.Chan():
 		return false
 	}
+}
+
+// busy reports whether err says a device is held by someone else (ALSA's
+// EBUSY on a card opened once, a GPIO line already requested): the unit
+// being replaced must let go of it before its replacement can be proven.
+func busy(err error) bool { return errors.Is(err, syscall.EBUSY) }
+
+// speakDeps are what a speak unit needs besides its config.
+type speakDeps struct {
+	// open opens a capture (Hardware.OpenSource).
+	open  func(*provisioning.Resolved) (audio.Source, error)
+	clock clockwork.Clock
+	// sink takes the packets; it outlives the unit (the room's RTP clock
+	// runs on across a speak restart).
+	sink *sinkTo
+	// report is called from the unit's goroutine on every change of
+	// capture health; it must not block.
+	report func(captureReport)
+	log    *slog.Logger
 }
 
 // speakUnit is capture → DSP → Opus. When the capture device vanishes it
 // reopens it with backoff, keeping the chain and encoder.
 type speakUnit struct {
+	d      speakDeps
+	cfg    *provisioning.Resolved // the speak view as a config (views.go)
 	chain  *dsp.Chain
 	enc    *opus.Encoder
+	first  audio.Source // opened by openCapture for the first run
 	pipe   atomic.Pointer[pipeline.Pipeline]
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -60,40 +96,45 @@ type captureReport struct {
 	retryIn time.Duration
 }
 
-// buildSpeak builds the chain and the encoder: everything that can fail for
-// config reasons, before anything running is touched.
-func buildSpeak(r *provisioning.Resolved) (*speakUnit, error) {
-	f := r.Audio.Capture.AudioFormat()
-	chain, err := dsp.NewChain(r.Audio.Processing, r.Board.Geometry, f)
+// newSpeakUnit builds the chain and the encoder for v: everything that can
+// fail for config reasons, before anything running is touched.
+func newSpeakUnit(d speakDeps, v speakView) (*speakUnit, error) {
+	r := v.config()
+	sp, err := pipeline.NewSpeak(r.Audio.Processing, r.Board.Geometry, r.Audio.Capture.AudioFormat(), r.Opus)
 	if err != nil {
-		return nil, fmt.Errorf("audio.processing: %w", err)
+		return nil, err
 	}
-	if chain.OutChannels() != r.Opus.Channels {
-		return nil, conf.Errorf("opus.channels", "%d, but the chain makes %d channel(s) (audio.processing.beam %s)", r.Opus.Channels, chain.OutChannels(), r.Audio.Processing.Beam)
-	}
-	enc, err := opus.NewEncoder(r.Opus, f.Rate)
-	if err != nil {
-		return nil, fmt.Errorf("opus: %w", err)
-	}
-	return &speakUnit{chain: chain, enc: enc}, nil
+	return &speakUnit{d: d, cfg: r, chain: sp.Chain, enc: sp.Encoder}, nil
 }
 
-// start runs the capture loop until stop. report is called from the unit's
-// goroutine on every change of capture health; it must not block.
-func (u *speakUnit) start(g *Gateway, r *provisioning.Resolved, report func(captureReport)) {
+// openCapture opens the unit's capture now, proving that its device opens,
+// and keeps it for the first run.
+func (u *speakUnit) openCapture() error {
+	src, err := u.d.open(u.cfg)
+	if err != nil {
+		return fmt.Errorf("open capture %q: %w", u.cfg.Audio.Capture.Device, err)
+	}
+	u.first = src
+	return nil
+}
+
+// start runs the capture loop until stop. It may be called again after
+// halt.
+func (u *speakUnit) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	u.cancel, u.done = cancel, make(chan struct{})
+	report := u.d.report
 	go func() {
 		defer close(u.done)
 		bo := newBackoff(time.Second, 30*time.Second)
 		for ctx.Err() == nil {
-			err := u.runOnce(ctx, g, r, report)
+			err := u.runOnce(ctx)
 			if ctx.Err() != nil {
 				return
 			}
 			wait := bo.next()
 			report(captureReport{err: err, retryIn: wait})
-			t := g.clock.NewTimer(wait)
+			t := u.d.clock.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -104,39 +145,55 @@ func (u *speakUnit) start(g *Gateway, r *provisioning.Resolved, report func(capt
 	}()
 }
 
-func (u *speakUnit) runOnce(ctx context.Context, g *Gateway, r *provisioning.Resolved, report func(captureReport)) error {
-	src, err := g.hw.OpenSource(r)
-	if err != nil {
-		return fmt.Errorf("open capture %q: %w", r.Audio.Capture.Device, err)
+func (u *speakUnit) runOnce(ctx context.Context) error {
+	src := u.first
+	u.first = nil
+	if src == nil {
+		var err error
+		if src, err = u.d.open(u.cfg); err != nil {
+			return fmt.Errorf("open capture %q: %w", u.cfg.Audio.Capture.Device, err)
+		}
 	}
-	p, err := pipeline.New(pipeline.Config{}, src, u.chain, u.enc, g.base)
+	p, err := pipeline.New(pipeline.Config{}, src, u.chain, u.enc, u.d.log)
 	if err != nil {
 		src.Close()
 		return err
 	}
 	// The previous pipeline (if any) has returned and this one has not
 	// started: nothing writes to the sink.
-	g.sink.newCapture(r.Audio.Capture.Rate)
-	p.SetSink(g.sink)
+	u.d.sink.newCapture(u.cfg.Audio.Capture.Rate)
+	p.SetSink(u.d.sink)
 	u.pipe.Store(p)
-	report(captureReport{})
+	u.d.report(captureReport{})
 	err = p.Run(ctx)
-	g.sink.captureEnded()
+	u.d.sink.captureEnded()
 	if err == nil && ctx.Err() == nil {
 		err = errors.New("capture ended")
 	}
 	return err
 }
 
+// halt ends the capture loop and waits for it until deadline, keeping the
+// chain and the encoder: start runs it again.
+func (u *speakUnit) halt(deadline time.Time) error {
+	if u.cancel == nil {
+		return nil
+	}
+	u.cancel()
+	if !waitUntil(u.d.clock, u.done, deadline) {
+		return errors.New("capture did not stop in time")
+	}
+	return nil
+}
+
 // stop ends the capture loop and waits for it until deadline. The encoder
-// is closed either way (it is safe to close under a late Encode).
+// is closed either way (it is safe to close under a late Encode), and so is
+// a capture opened for a run that never came.
 func (u *speakUnit) stop(deadline time.Time) error {
-	var err error
-	if u.cancel != nil {
-		u.cancel()
-		if !waitUntil(u.done, deadline) {
-			err = errors.New("capture did not stop in time")
-		}
+	err := u.halt(deadline)
+	if u.cancel == nil && u.first != nil {
+		err = errors.Join(err, u.first.Close())
+		u.first = nil
 	}
 	return errors.Join(err, u.enc.Close())
 }
@@ -150,8 +207,24 @@ func (u *speakUnit) stats() pipeline.Stats {
 	return pipeline.Stats{}
 }
 
+// roomDeps are what a room unit needs besides its config.
+type roomDeps struct {
+	rooms RoomFactory
+	// encoder is what the supervisor's rate adaptation steers (the current
+	// speak unit's encoder).
+	encoder room.Encoder
+	clock   clockwork.Clock
+	// onState is called on the supervisor's goroutine with the unit that
+	// reports; it must not block.
+	onState func(*roomUnit, room.StateChange)
+	onEvent func(room.Event)
+	log     *slog.Logger
+}
+
 // roomUnit is one room's Supervisor.
 type roomUnit struct {
+	log       *slog.Logger
+	clock     clockwork.Clock
 	sup       *room.Supervisor // nil when policy forbids joining
 	keys      *e2ee.Keys       // nil when the room has no key
 	encrypted bool
@@ -162,18 +235,20 @@ type roomUnit struct {
 	state room.StateChange // the supervisor's latest report
 }
 
-// buildRoom makes the keys, the room and its supervisor: everything that can
-// fail for config reasons, with nothing started and nothing running touched.
-func (g *Gateway) buildRoom(r *provisioning.Resolved) (*roomUnit, error) {
+// newRoomUnit makes the keys, the room and its supervisor for v: everything
+// that can fail for config reasons, with nothing started and nothing
+// running touched.
+func newRoomUnit(d roomDeps, v roomView) (*roomUnit, error) {
+	r := v.config()
 	keys, err := newEncryptor(r)
 	if err != nil {
 		return nil, err
 	}
-	rm, encrypted, err := g.rooms(r, keys, g.base)
+	rm, encrypted, err := d.rooms(r, keys, d.log)
 	if err != nil {
 		return nil, err
 	}
-	u := &roomUnit{keys: keys, encrypted: encrypted, done: make(chan struct{})}
+	u := &roomUnit{log: d.log.With("component", "gateway"), clock: d.clock, keys: keys, encrypted: encrypted, done: make(chan struct{})}
 	if policyError(r, encrypted) != "" {
 		// Not even silence may reach a room that cannot be encrypted when
 		// encryption is required: do not join it at all.
@@ -182,15 +257,16 @@ func (g *Gateway) buildRoom(r *provisioning.Resolved) (*roomUnit, error) {
 	sc := r.Room.SupervisorConfig()
 	// Each unit reports into its own slot: a unit being replaced may still
 	// report (a late "stopped") and must not overwrite the current one.
-	sc.OnState = func(c room.StateChange) { g.onRoomState(u, c) }
-	sc.OnEvent = g.onRoomEvent
-	sc.Encoder = &g.encRef
-	u.sup = room.NewSupervisor(rm, sc, g.base)
+	sc.OnState = func(c room.StateChange) { d.onState(u, c) }
+	sc.OnEvent = d.onEvent
+	sc.Encoder = d.encoder
+	sc.Clock = d.clock
+	u.sup = room.NewSupervisor(rm, sc, d.log)
 	return u, nil
 }
 
 // start runs the supervisor.
-func (u *roomUnit) start(g *Gateway) {
+func (u *roomUnit) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	u.cancel = cancel
 	if u.sup == nil {
@@ -200,9 +276,16 @@ func (u *roomUnit) start(g *Gateway) {
 	go func() {
 		defer close(u.done)
 		if err := u.sup.Run(ctx); err != nil {
-			g.log.Error("room supervisor stopped", "err", err)
+			u.log.Error("room supervisor stopped", "err", err)
 		}
 	}()
+}
+
+// record stores the supervisor's latest state (on its goroutine).
+func (u *roomUnit) record(sc room.StateChange) {
+	u.mu.Lock()
+	u.state = sc
+	u.mu.Unlock()
 }
 
 // last returns the unit's latest supervisor state.
@@ -217,37 +300,83 @@ func (u *roomUnit) stop(deadline time.Time) error {
 		return nil
 	}
 	u.cancel()
-	if !waitUntil(u.done, deadline) {
+	if !waitUntil(u.clock, u.done, deadline) {
 		return errors.New("room did not leave in time")
 	}
 	return nil
 }
 
+// roomRef is the current room unit, read by the packet sink and the status
+// on other goroutines while a config change may replace it.
+type roomRef struct{ p atomic.Pointer[roomUnit] }
+
+func (r *roomRef) load() *roomUnit            { return r.p.Load() }
+func (r *roomRef) store(u *roomUnit)          { r.p.Store(u) }
+func (r *roomRef) swap(u *roomUnit) *roomUnit { return r.p.Swap(u) }
+
+// Scripter is hardware that plays a config's button script (the simulated
+// board). The controls unit checks for it when it starts.
+type Scripter interface {
+	RunScript(ctx context.Context, r *provisioning.Resolved, clock clockwork.Clock) error
+}
+
+// ButtonWaker is hardware whose pending button waits nothing else
+// interrupts (the simulated board's gpiotest pins cannot be halted):
+// ButtonWaker returns the func that unblocks the waits of the controls
+// OpenControls opened last. The controls unit calls it on stop.
+type ButtonWaker interface {
+	ButtonWaker() func()
+}
+
+// controlsDeps are what a controls unit needs besides its config.
+type controlsDeps struct {
+	hw    Hardware
+	clock clockwork.Clock
+	// events takes the buttons' events; the loop reads it.
+	events chan<- gpio.ButtonEvent
+	log    *slog.Logger
+}
+
 // controlsUnit is the board's buttons, LEDs and ring.
 type controlsUnit struct {
+	d      controlsDeps
+	cfg    *provisioning.Resolved // the controls view as a config
 	c      *gpio.Controls
 	wake   func() // unblocks simulated button waits on stop
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func (g *Gateway) startControls(r *provisioning.Resolved, events chan<- gpio.ButtonEvent) (*controlsUnit, error) {
-	c, err := g.hw.OpenControls(r, g.clock)
+// openControls opens the controls of v (they show nothing until the state
+// machine drives them): everything that can fail, with nothing started.
+func openControls(d controlsDeps, v controlsView) (*controlsUnit, error) {
+	r := v.config()
+	c, err := d.hw.OpenControls(r, d.clock)
 	if err != nil {
 		return nil, conf.Prefix("controls", err)
 	}
+	u := &controlsUnit{d: d, cfg: r, c: c}
+	if w, ok := d.hw.(ButtonWaker); ok {
+		u.wake = w.ButtonWaker()
+	}
+	return u, nil
+}
+
+// start runs the buttons (and the simulated board's script) until stop.
+func (u *controlsUnit) start() {
 	ctx, cancel := context.WithCancel(context.Background())
-	u := &controlsUnit{c: c, cancel: cancel, done: make(chan struct{})}
+	u.cancel, u.done = cancel, make(chan struct{})
+	c, log := u.c, u.d.log.With("component", "gateway")
 	if c == nil || c.Buttons == nil {
 		close(u.done)
-		return u, nil
+		return
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		if err := c.Buttons.Run(ctx); err != nil && ctx.Err() == nil {
-			g.log.Error("buttons stopped", "err", err)
+			log.Error("buttons stopped", "err", err)
 		}
 	}()
 	go func() {
@@ -261,27 +390,23 @@ func (g *Gateway) startControls(r *provisioning.Resolved, events chan<- gpio.But
 					return // Buttons.Run ended
 				}
 				select {
-				case events <- ev:
+				case u.d.events <- ev:
 				case <-ctx.Done():
 					return
 				}
 			}
 		}
 	}()
-	if s, ok := g.hw.(*SimHardware); ok {
-		u.wake = s.pins.Wake
-	}
-	if s, ok := g.hw.(*SimHardware); ok && len(r.Board.Sim.Script) > 0 {
+	if s, ok := u.d.hw.(Scripter); ok && len(u.cfg.Board.Sim.Script) > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.RunScript(ctx, r, g.clock); err != nil {
-				g.log.Error("button script stopped", "err", err)
+			if err := s.RunScript(ctx, u.cfg, u.d.clock); err != nil {
+				log.Error("button script stopped", "err", err)
 			}
 		}()
 	}
 	go func() { wg.Wait(); close(u.done) }()
-	return u, nil
 }
 
 func (u *controlsUnit) indicators() gpio.Indicators {
@@ -291,17 +416,26 @@ func (u *controlsUnit) indicators() gpio.Indicators {
 	return u.c.Indicators
 }
 
+func (u *controlsUnit) buttons() []gpio.ButtonConfig {
+	if u == nil || u.cfg.Controls == nil {
+		return nil
+	}
+	return u.cfg.Controls.Buttons
+}
+
 func (u *controlsUnit) stop(deadline time.Time) error {
 	if u == nil {
 		return nil
 	}
-	u.cancel()
-	if u.wake != nil {
-		u.wake()
-	}
 	var err error
-	if !waitUntil(u.done, deadline) {
-		err = errors.New("buttons did not stop in time")
+	if u.cancel != nil {
+		u.cancel()
+		if u.wake != nil {
+			u.wake()
+		}
+		if !waitUntil(u.d.clock, u.done, deadline) {
+			err = errors.New("buttons did not stop in time")
+		}
 	}
 	if u.c != nil {
 		err = errors.Join(err, u.c.Close())
@@ -358,7 +492,8 @@ func (b *backoff) next() time.Duration {
 // device was away, by the clock, is skipped instead, so a listener's jitter
 // buffer sees the pause as a pause and not as a late stream.
 type sinkTo struct {
-	g       *Gateway
+	clock   clockwork.Clock
+	room    *roomRef
 	next    int64 // position just after the last packet
 	rate    audio.SampleRate
 	fresh   bool      // a new capture starts: its count says nothing of the pause
@@ -369,7 +504,7 @@ type sinkTo struct {
 // writing to the sink has stopped, and the next packet comes from a new
 // capture of rate. Both are called only while no pipeline writes to the
 // sink, so the per-packet path reads no clock.
-func (s *sinkTo) captureEnded() { s.endedAt = s.g.clock.Now() }
+func (s *sinkTo) captureEnded() { s.endedAt = s.clock.Now() }
 
 func (s *sinkTo) newCapture(rate audio.SampleRate) {
 	s.rate, s.fresh = rate, true
@@ -382,14 +517,14 @@ func (s *sinkTo) WritePacket(p pipeline.Packet) error {
 		// Skip the pause since the previous capture stopped, by the clock:
 		// once per new capture, not per packet.
 		if !s.endedAt.IsZero() {
-			skip = max(s.g.clock.Now().Sub(s.endedAt), 0)
+			skip = max(s.clock.Now().Sub(s.endedAt), 0)
 		}
 		s.fresh = false
 	case p.Pos > s.next:
 		skip = s.rate.Duration(int(p.Pos - s.next))
 	}
 	s.next = p.Pos + int64(s.rate.Samples(p.Duration))
-	u := s.g.roomNow.Load()
+	u := s.room.load()
 	if u == nil {
 		return room.ErrNotConnected
 	}
@@ -403,4 +538,7 @@ func (s *sinkTo) WritePacket(p pipeline.Packet) error {
 }
 
 var _ pipeline.Sink = (*sinkTo)(nil)
+var _ unit = (*speakUnit)(nil)
+var _ unit = (*roomUnit)(nil)
+var _ unit = (*controlsUnit)(nil)
 var _ room.Encoder = (*encoderRef)(nil)

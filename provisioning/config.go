@@ -110,8 +110,6 @@ type HTTPConfig struct {
 // Resolved is a validated config with the board profile applied.
 type Resolved struct {
 	Config
-	// Profile is the board profile the config names, as overridden.
-	Profile hw.Profile
 }
 
 var idRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
@@ -328,7 +326,7 @@ func (m MQTTConfig) validate() error {
 // are needed, so only the board, audio and opus sections are validated.
 func ForBoard(profile string) (*Resolved, error) {
 	c := Config{Board: BoardConfig{Profile: profile}}
-	p := c.applyDefaults()
+	c.applyDefaults()
 	var errs []error
 	for _, e := range conf.Flatten(c.validate()) {
 		var fe *conf.FieldError
@@ -339,5 +337,5 @@ func ForBoard(profile string) (*Resolved, error) {
 	if len(errs) > 0 {
 		return nil, invalid(errs)
 	}
-	return &Resolved{Config: c, Profile: p}, nil
+	return &Resolved{Config: c}, nil
 }

@@ -59,14 +59,14 @@ func Decode(data []byte, syn Syntax) (*Resolved, error) {
 	}
 	// Whatever decoded is defaulted and validated too, so one run names
 	// every problem: unknown keys, wrong types and bad values alike.
-	p := cfg.applyDefaults()
+	cfg.applyDefaults()
 	if err := cfg.validate(); err != nil {
 		errs = append(errs, conf.Flatten(err)...)
 	}
 	if len(errs) > 0 {
 		return nil, invalid(errs)
 	}
-	return &Resolved{Config: cfg, Profile: p}, nil
+	return &Resolved{Config: cfg}, nil
 }
 
 // Load reads and decodes a config file. The file's extension picks the

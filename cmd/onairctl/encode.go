@@ -15,7 +15,6 @@ import (
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
-	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/audio/pipeline"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/hw/sim"
@@ -107,18 +106,14 @@ func runEncode(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	chain, err := dsp.NewChain(r.Audio.Processing, r.Board.Geometry, format)
+	sp, err := pipeline.NewSpeak(r.Audio.Processing, r.Board.Geometry, format, oc)
 	if err != nil {
 		return err
 	}
-	chain.SetOnAir(true)
-	enc, err := opus.NewEncoder(oc, format.Rate)
-	if err != nil {
-		return err
-	}
-	defer enc.Close()
+	sp.Chain.SetOnAir(true)
+	defer sp.Encoder.Close()
 	src = newPaddedSource(src, format, oc.Frame.D())
-	p, err := pipeline.New(pipeline.Config{}, src, chain, enc, nil)
+	p, err := pipeline.New(pipeline.Config{}, src, sp.Chain, sp.Encoder, nil)
 	if err != nil {
 		return err
 	}

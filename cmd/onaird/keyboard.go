@@ -22,14 +22,13 @@ type keyboard struct {
 	f     *os.File
 	old   *unix.Termios
 	g     *gateway.Gateway
-	sh    *gateway.SimHardware
 	log   *slog.Logger
 	muted bool
 }
 
 const releaseAfter = 750 * time.Millisecond
 
-func newKeyboard(f *os.File, g *gateway.Gateway, sh *gateway.SimHardware, log *slog.Logger) (*keyboard, error) {
+func newKeyboard(f *os.File, g *gateway.Gateway, log *slog.Logger) (*keyboard, error) {
 	old, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	if err != nil {
 		return nil, errors.New("stdin is not a terminal")
@@ -41,7 +40,7 @@ func newKeyboard(f *os.File, g *gateway.Gateway, sh *gateway.SimHardware, log *s
 		return nil, err
 	}
 	fmt.Fprintln(os.Stderr, "onaird: simulated board: hold SPACE to talk, m = mute, i = identify, q = quit")
-	return &keyboard{f: f, old: old, g: g, sh: sh, log: log}, nil
+	return &keyboard{f: f, old: old, g: g, log: log}, nil
 }
 
 func (k *keyboard) restore() { _ = unix.IoctlSetTermios(int(k.f.Fd()), unix.TCSETS, k.old) }

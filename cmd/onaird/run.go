@@ -56,8 +56,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			}
 		}
 	}()
-	if sh, ok := hw.(*gateway.SimHardware); ok && *r.Board.Sim.Keyboard {
-		if kb, err := newKeyboard(os.Stdin, g, sh, log); err == nil {
+	// A terminal can press the buttons of hardware that takes presses by
+	// command (the simulated board).
+	if _, ok := hw.(gateway.Presser); ok && *r.Board.Sim.Keyboard {
+		if kb, err := newKeyboard(os.Stdin, g, log); err == nil {
 			wg.Add(1)
 			go func() { defer wg.Done(); kb.run(ctx, cancel) }()
 			defer kb.restore()

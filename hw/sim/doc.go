@@ -76,6 +76,13 @@
 // Its cost is one talker render per frame, a 16-tap filter per mic and a
 // noise draw per sample (plus eight filters per mic with diffuse noise).
 //
-// Buttons and LEDs of the simulated board live with the GPIO fakes, not
-// here; Config.Script and Config.Keyboard are read by whoever wires them.
+// # Buttons and LEDs
+//
+// The simulated board's buttons and LEDs are Pins (controls.go): a periph
+// gpiotest pin for every pin the controls config names, behind hw/gpio's
+// real debouncing and LED logic (Pins.Hardware for gpio.NewControls).
+// Buttons are pressed by Press and Release, or by Config.Script through
+// RunScript; Level reads what an LED was driven to. The gateway's
+// SimHardware opens them; onaird's keyboard (Config.Keyboard) presses them
+// through gateway commands.
 package sim
