@@ -32,6 +32,15 @@ const (
 	// it from the next frame on. Listeners who already hold the new key
 	// keep hearing the device without a gap.
 	CmdRotateKey
+	// CmdLeave leaves the room and stays out (state idle) until CmdJoin.
+	// Config changes meanwhile are recorded and take effect on the join.
+	CmdLeave
+	// CmdJoin joins the room again after CmdLeave; in the room it does
+	// nothing.
+	CmdJoin
+	// CmdRestart rebuilds and restarts every unit (speak path, room,
+	// controls) from the running config, as a start would.
+	CmdRestart
 )
 
 // Command is one request to the gateway.
@@ -142,6 +151,34 @@ func (g *Gateway) do(req request) error {
 		next.E2EE.KeyIndex, next.E2EE.Passphrase, next.E2EE.Key = c.KeyIndex, c.Passphrase, c.Key
 		g.cfg = &next
 		g.log.Info("e2ee key rotated", "key_index", c.KeyIndex)
+	case CmdLeave:
+		if g.left {
+			return nil
+		}
+		if prev := g.room.swap(nil); prev != nil {
+			if err := prev.stop(g.clock.Now().Add(applyStopBudget)); err != nil {
+				g.log.Warn("room stop", "err", err)
+			}
+		}
+		g.left = true
+		g.in.room, g.in.roomReason = room.StateStopped, "left the room by command"
+		g.update("command leave")
+	case CmdJoin:
+		if !g.left {
+			return nil
+		}
+		u, err := newRoomUnit(g.roomDeps(), roomViewOf(g.cfg))
+		if err != nil {
+			return fmt.Errorf("room: %w", err)
+		}
+		g.left = false
+		g.in.room, g.in.roomReason = room.StateConnecting, "joining the room"
+		g.in.policyErr = policyError(g.cfg, u.encrypted)
+		g.room.store(u)
+		u.start()
+		g.update("command join")
+	case CmdRestart:
+		return g.applyWith(g.cfg, changes{speak: true, room: !g.left, controls: true})
 	default:
 		return fmt.Errorf("gateway: unknown command %d", c.Kind)
 	}
@@ -149,8 +186,14 @@ func (g *Gateway) do(req request) error {
 }
 
 func (g *Gateway) apply(r *provisioning.Resolved) error {
+	ch := plan(g.cfg, r)
+	// Out of the room by command: a new room config waits for the join.
+	ch.room = ch.room && !g.left
+	return g.applyWith(r, ch)
+}
+
+func (g *Gateway) applyWith(r *provisioning.Resolved, ch changes) error {
 	old := g.cfg
-	ch := plan(old, r)
 
 	// 1. Build and prove every replacement while the running units run
 	// on: a rejected change leaves them untouched (a device on air stays

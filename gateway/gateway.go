@@ -42,6 +42,12 @@ type Options struct {
 	Log *slog.Logger
 	// StatsEvery is how often counters are logged. Default: 60s.
 	StatsEvery time.Duration
+	// Forget is called, on a goroutine of its own, when a person confirms
+	// "forget provisioning" on the device (a long hold, then a press
+	// within ForgetWindow). onaird deletes the stored provisioned patch
+	// and runs the config file alone (gateway/provision). nil: the device
+	// says there is nothing to forget.
+	Forget func() error
 }
 
 // ForgetWindow is how long after the Forget hold a second press confirms.
@@ -109,6 +115,8 @@ type Gateway struct {
 	ptt          map[string]bool // PTT buttons held
 	toggleOn     bool
 	cmdOnAir     bool
+	left         bool // out of the room by CmdLeave
+	forgetFn     func() error
 	transient    gpio.Status
 	transientEnd time.Time
 
@@ -145,6 +153,7 @@ func New(r *provisioning.Resolved, opts Options) (*Gateway, error) {
 		log:       opts.Log.With("component", "gateway"),
 		base:      opts.Log,
 		clock:     opts.Clock,
+		forgetFn:  opts.Forget,
 		hw:        opts.Hardware,
 		rooms:     opts.Rooms,
 		notify:    opts.Notifier,
@@ -400,13 +409,22 @@ func (g *Gateway) identify(cause string) {
 	g.log.Info("identify", "device", g.cfg.Device.ID, "name", g.cfg.Device.Name, "cause", cause)
 }
 
-// forget answers a confirmed "forget provisioning" gesture. The device
-// holds nothing beyond its config file yet, so there is nothing to forget;
-// a provisioning store will give this its work.
+// forget answers a confirmed "forget provisioning" gesture. Options.Forget
+// applies the config file again, through Apply: it must not run on the
+// loop.
 func (g *Gateway) forget() {
 	g.transient = 0
 	g.applyIndicators()
-	g.log.Warn("forget provisioning confirmed, but nothing is provisioned beyond the config file")
+	if g.forgetFn == nil {
+		g.log.Warn("forget provisioning confirmed, but nothing is provisioned beyond the config file")
+		return
+	}
+	g.log.Warn("forget provisioning confirmed: dropping the provisioned config")
+	go func() {
+		if err := g.forgetFn(); err != nil {
+			g.log.Error("forget provisioning failed", "err", err)
+		}
+	}()
 }
 
 func (g *Gateway) setTransient(s gpio.Status, d time.Duration) {

@@ -615,3 +615,53 @@ func TestBusyCaptureIsHandedOver(t *testing.T) {
 		t.Errorf("%d captures opened, want 3 (start, the change, the old one back)", o)
 	}
 }
+
+// TestLeaveJoinRestart: leave takes the device out of the room until join;
+// a config change meanwhile waits for the join; restart rebuilds every
+// unit.
+func TestLeaveJoinRestart(t *testing.T) {
+	h := startHarness(t, simDoc)
+	ctx := context.Background()
+	first := <-h.room.joined
+	waitFor(t, "live", func() bool { return h.g.Status().State == StateLive })
+	if err := h.g.Do(ctx, Command{Kind: CmdLeave}); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.g.Status(); s.State != StateIdle || s.Reason != "left the room by command" {
+		t.Fatalf("after leave: %s (%s)", s.State, s.Reason)
+	}
+	select {
+	case <-first.done:
+	default:
+		t.Fatal("leave did not close the session")
+	}
+	// A room change while out is recorded, not joined.
+	r := resolve(t, strings.Replace(simDoc, "room: gw}", "room: other}", 1))
+	if err := h.g.Apply(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-h.room.joined:
+		t.Fatal("a config change joined while the device was out by command")
+	default:
+	}
+	if err := h.g.Do(ctx, Command{Kind: CmdJoin}); err != nil {
+		t.Fatal(err)
+	}
+	<-h.room.joined
+	waitFor(t, "live after join", func() bool { return h.g.Status().State == StateLive && h.g.Status().Room == "other" })
+	if err := h.g.Do(ctx, Command{Kind: CmdJoin}); err != nil {
+		t.Fatalf("join while in the room: %v", err)
+	}
+	// The sim captures in real time: 30 frames are 300 ms of audio, more
+	// than a new capture makes between the restart and the check.
+	waitFor(t, "30 frames", func() bool { h.sync(t); return h.g.Status().Pipeline.Frames >= 30 })
+	if err := h.g.Do(ctx, Command{Kind: CmdRestart}); err != nil {
+		t.Fatal(err)
+	}
+	if f := h.g.Status().Pipeline.Frames; f >= 30 {
+		t.Errorf("restart kept the capture: %d frames", f)
+	}
+	<-h.room.joined
+	waitFor(t, "live after restart", func() bool { return h.g.Status().State == StateLive })
+}

@@ -59,7 +59,7 @@ func derive(in inputs) (State, string, bool) {
 	case room.StateReconnecting:
 		return StateDegraded, reasonOr(in.roomReason, "reconnecting"), false
 	case room.StateStopped:
-		return StateIdle, "left the room", false
+		return StateIdle, reasonOr(in.roomReason, "left the room"), false
 	case room.StatePermissionDenied:
 		return StateMuted, reasonOr(in.roomReason, "muted by the server"), false
 	}
