@@ -47,7 +47,15 @@ type DeviceConfig struct {
 	// device mints its own LiveKit tokens (api_key), and "name" in /status.
 	// Default: the ID.
 	Name string `yaml:"name" json:"name"`
+	// StateDir holds what the device keeps between runs: the provisioned
+	// config pushed over MQTT (provisioned.json, mode 0600) and the
+	// previous good one. An absolute path. Default: /var/lib/onair (the
+	// systemd unit's StateDirectory).
+	StateDir string `yaml:"state_dir" json:"state_dir"`
 }
+
+// DefaultStateDir is device.state_dir's default.
+const DefaultStateDir = "/var/lib/onair"
 
 // BoardConfig picks a board profile and overrides parts of it.
 type BoardConfig struct {
@@ -71,13 +79,11 @@ type AudioConfig struct {
 	Processing dsp.Config `yaml:"processing" json:"processing"`
 }
 
-// MQTTConfig connects the device to a broker for provisioning and status.
-// This release validates the section but has no MQTT client yet: onaird
-// warns when Broker is set and does not contact it.
+// MQTTConfig connects the device to a broker for provisioning and status
+// (provisioning/mqtt; README "Provisioning over MQTT").
 type MQTTConfig struct {
 	// Broker is tcp://host:1883, ssl://host:8883 (or mqtt://, mqtts://).
-	// Empty disables MQTT. Default: empty. This release has no MQTT
-	// client: a broker is validated but not contacted, and onaird warns.
+	// Empty disables MQTT. Default: empty.
 	Broker string `yaml:"broker" json:"broker"`
 	// ClientID defaults to the device id.
 	ClientID string `yaml:"client_id" json:"client_id"`
@@ -135,6 +141,9 @@ func defaultID() string {
 func (c *Config) applyDefaults() hw.Profile {
 	if c.Device.ID == "" {
 		c.Device.ID = defaultID()
+	}
+	if c.Device.StateDir == "" {
+		c.Device.StateDir = DefaultStateDir
 	}
 	if c.Device.Name == "" {
 		c.Device.Name = c.Device.ID
@@ -239,6 +248,9 @@ func (c *Config) validate() error {
 	}
 	if !idRE.MatchString(c.Device.ID) {
 		errs = append(errs, conf.Errorf("device.id", "%q must be 1..64 of a-z, 0-9, '-' and '_'", c.Device.ID))
+	}
+	if !strings.HasPrefix(c.Device.StateDir, "/") {
+		errs = append(errs, conf.Errorf("device.state_dir", "%q must be an absolute path", c.Device.StateDir))
 	}
 	if _, err := hw.Lookup(c.Board.Profile); err != nil {
 		errs = append(errs, conf.Errorf("board.profile", "%v", err))

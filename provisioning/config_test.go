@@ -293,8 +293,12 @@ func TestWarnings(t *testing.T) {
 		t.Error("warns about mqtt with no broker set")
 	}
 	r.MQTT.Broker = "tcp://127.0.0.1:1883"
-	if w := strings.Join(Warnings(path, r), "\n"); !strings.Contains(w, "mqtt.broker is set") || !strings.Contains(w, "not contacted") {
-		t.Errorf("no warning that the broker is not used: %s", w)
+	if w := strings.Join(Warnings(path, r), "\n"); strings.Contains(w, "mqtt") {
+		t.Errorf("warns about a loopback broker: %s", w)
+	}
+	r.MQTT.Broker = "tcp://broker.example:1883"
+	if w := strings.Join(Warnings(path, r), "\n"); !strings.Contains(w, "not encrypted") {
+		t.Errorf("no warning that a plain broker on the network is not encrypted: %s", w)
 	}
 }
 

@@ -3,10 +3,12 @@ package provisioning
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/room"
 )
 
@@ -33,8 +35,8 @@ func Warnings(path string, r *Resolved) []string {
 	if exposed(r.HTTP.Listen) {
 		w = append(w, "http.listen "+r.HTTP.Listen+" is reachable from other hosts: /status and /metrics have no authentication; keep it on 127.0.0.1 unless a firewall guards it")
 	}
-	if r.MQTT.Broker != "" {
-		w = append(w, "mqtt.broker is set, but this onaird has no MQTT client yet: the broker is not contacted; status is on http.listen and the systemd status line")
+	if b := r.MQTT.Broker; (strings.HasPrefix(b, "tcp://") || strings.HasPrefix(b, "mqtt://")) && !loopbackURL(b) {
+		w = append(w, "mqtt.broker "+conf.RedactURL(b)+" is not encrypted: config patches (room tokens among them) and the broker password cross the network in clear text; use ssl:// with mqtt.ca_file")
 	}
 	if !r.E2EE.Enabled() {
 		w = append(w, "e2ee: no key is set, so the room server can hear this device's audio; set e2ee.passphrase")
@@ -90,4 +92,18 @@ func exposed(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip == nil || !ip.IsLoopback()
+}
+
+// loopbackURL reports whether a URL's host is this machine.
+func loopbackURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
