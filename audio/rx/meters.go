@@ -27,6 +27,7 @@ type Meters struct {
 	goneAt  time.Time
 	window  dsp.LevelMeter
 	total   dsp.LevelMeter
+	end     int64 // meter position after the furthest sample metered
 	latency []time.Duration
 }
 
@@ -36,12 +37,14 @@ func NewMeters(rate audio.SampleRate) *Meters { return &Meters{rate: rate} }
 // Track is one track of a participant: a Receiver and a Monitor whose
 // figures go to the participant's Meters. It is used from one goroutine.
 type Track struct {
-	m    *Meters
-	slot int
-	rcv  *Receiver
-	mon  *Monitor
-	lat  []time.Duration
-	c    Chunk
+	m     *Meters
+	slot  int
+	base  int64 // meter position of the track's timeline position 0
+	based bool  // base is set (at the first metered sample)
+	rcv   *Receiver
+	mon   *Monitor
+	lat   []time.Duration
+	c     Chunk
 }
 
 // NewTrack starts a track of cfg counted in m, active until End.
@@ -71,8 +74,16 @@ func (t *Track) Push(p Packet, at time.Time, out func(*Chunk)) {
 		var x []float32
 		var pos int64
 		x, pos, t.lat = t.mon.Add(&t.c, t.lat[:0])
+		if !t.based && len(x) > 0 {
+			// The meters' crossing positions continue where the last
+			// track's ended, so a reconnect does not throw the
+			// frequency estimate back in time.
+			t.base, t.based = m.end-pos, true
+		}
+		pos += t.base
 		m.window.Add(x, pos)
 		m.total.Add(x, pos)
+		m.end = max(m.end, pos+int64(len(x)))
 		for _, d := range t.lat {
 			if len(m.latency) == latencyKeep {
 				m.latency = append(m.latency[:0], m.latency[1:]...)
