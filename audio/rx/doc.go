@@ -14,9 +14,13 @@
 //
 // A Monitor follows the chunks of one track for a listener: it skips a cold
 // decoder's warm-up for level meters (dsp.LevelMeter) and finds the timing
-// marks of audio/marks to measure mouth-to-ear latency.
+// marks of audio/marks to measure mouth-to-ear latency. Meters gathers one
+// remote participant's figures across its tracks (a Track is a Receiver and
+// a Monitor feeding them) and is safe for concurrent use; Snapshot reads
+// them for a view or a summary.
 //
-// Neither type is safe for concurrent use and neither owns a goroutine; the
+// Receiver and Monitor are not safe for concurrent use; nothing here owns a
+// goroutine; the
 // caller owns the packets it pushes (Push copies the payload) and a
 // chunk's samples belong to the Receiver until the next Pull. In steady
 // state nothing allocates per packet or per chunk.
