@@ -2,6 +2,7 @@ package audio_test
 
 import (
 	"math"
+	"os"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/onair-gateway/onair/audio/dsp"
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/audio/pipeline"
+	"github.com/onair-gateway/onair/audio/wav"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/hw/sim"
 )
@@ -35,11 +37,15 @@ func TestSpeechRoundTrip(t *testing.T) {
 		{"6-mic DOA beam", audio.Geometry{Shape: audio.ShapeCircular, Mics: 6, Radius: 0.0463}, dsp.BeamDOA, 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wav, err := sim.LoadWAV(speechWAV)
+			data, err := os.ReadFile(speechWAV)
 			if err != nil {
 				t.Fatal(err)
 			}
-			raw := wav.Channels[0]
+			speech, err := wav.Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := speech.Channels[0]
 			src := highPassed(t, raw)
 			f := audio.Format{Channels: tc.ch, Rate: audio.Rate48k, Period: 10 * time.Millisecond}
 			scfg := sim.Config{File: speechWAV, Azimuth: conf.Ptr(60.0), SNR: conf.Ptr(30.0), Realtime: conf.Ptr(false)}

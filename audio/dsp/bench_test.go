@@ -97,10 +97,10 @@ func BenchmarkDOAAnalysis(b *testing.B) {
 }
 
 func BenchmarkFFT512(b *testing.B) {
-	f := newFFT(512)
+	f, _ := NewFFT(512)
 	re, im := make([]float32, 512), make([]float32, 512)
 	b.ReportAllocs()
 	for b.Loop() {
-		f.transform(re, im)
+		f.Transform(re, im)
 	}
 }

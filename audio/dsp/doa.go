@@ -66,7 +66,7 @@ type DOA struct {
 	maxLen   int
 	n        int // FFT size
 	hop      int // samples between analyses
-	fft      *fft
+	fft      *FFT
 	win      []float32
 	ring     [][]float32 // per mic, the last n samples
 	fill     int
@@ -113,6 +113,10 @@ func NewDOA(f audio.Format, geom audio.Geometry, smoothing time.Duration) (*DOA,
 	for n < f.Rate.Samples(doaWindow) {
 		n *= 2
 	}
+	fft, err := NewFFT(n)
+	if err != nil {
+		return nil, err
+	}
 	m := geom.Mics
 	d := &DOA{
 		in:       f.Channels,
@@ -120,7 +124,7 @@ func NewDOA(f audio.Format, geom audio.Geometry, smoothing time.Duration) (*DOA,
 		maxLen:   f.FrameLen(),
 		n:        n,
 		hop:      doaHopWindows * n,
-		fft:      newFFT(n),
+		fft:      fft,
 		win:      make([]float32, n),
 		ring:     make([][]float32, m),
 		re:       make([]float32, n),
@@ -275,7 +279,7 @@ func (d *DOA) spectra() {
 		} else {
 			clear(im)
 		}
-		d.fft.transform(re, im)
+		d.fft.Transform(re, im)
 		for b := 0; b < nb; b++ {
 			k := d.kLo + b
 			zr, zi, nr, ni := re[k], im[k], re[n-k], im[n-k]

@@ -1,6 +1,7 @@
 package dsp
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/cmplx"
@@ -21,7 +22,11 @@ func TestFFTMatchesDFT(t *testing.T) {
 				re[i], im[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
 				x[i] = complex(float64(re[i]), float64(im[i]))
 			}
-			newFFT(n).transform(re, im)
+			f, err := NewFFT(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Transform(re, im)
 			var maxErr, maxMag float64
 			for k := 0; k < n; k++ {
 				var want complex128
@@ -185,6 +190,38 @@ func TestDOAStage(t *testing.T) {
 		t.Logf("talker at %v°: %.1f° (confidence %.2f)", az, got, conf)
 		if angleDiff(got, az) > 5 {
 			t.Errorf("talker at %v° found at %.1f°", az, got)
+		}
+	}
+}
+
+// TestFFTInverse: Inverse undoes Transform up to the factor n, and bad
+// sizes are refused with ErrFFTSize instead of a panic.
+func TestFFTInverse(t *testing.T) {
+	const n = 256
+	f, err := NewFFT(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	re, im := make([]float32, n), make([]float32, n)
+	x := make([]float32, 2*n)
+	for i := range re {
+		re[i], im[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+		x[2*i], x[2*i+1] = re[i], im[i]
+	}
+	f.Transform(re, im)
+	f.Inverse(re, im)
+	for i := range re {
+		if math.Abs(float64(re[i]/n-x[2*i])) > 1e-5 || math.Abs(float64(im[i]/n-x[2*i+1])) > 1e-5 {
+			t.Fatalf("sample %d: %v%+vi after the round trip, want %v%+vi", i, re[i]/n, im[i]/n, x[2*i], x[2*i+1])
+		}
+	}
+	if allocs := testing.AllocsPerRun(10, func() { f.Transform(re, im); f.Inverse(re, im) }); allocs != 0 {
+		t.Errorf("%v allocations per transform pair", allocs)
+	}
+	for _, bad := range []int{-1, 0, 2, 3, 12, 1 << 25} {
+		if _, err := NewFFT(bad); !errors.Is(err, ErrFFTSize) {
+			t.Errorf("NewFFT(%d) = %v, want ErrFFTSize", bad, err)
 		}
 	}
 }

@@ -1,14 +1,29 @@
 package dsp
 
-import "math"
+import (
+	"errors"
+	"fmt"
+	"math"
+)
 
-// fft is an in-place radix-2 decimation-in-time complex FFT of a fixed
+// ErrFFTSize is returned by NewFFT for a size that is not a power of two
+// of at least 4.
+var ErrFFTSize = errors.New("dsp: FFT size must be a power of two, 4 or more")
+
+// maxFFT bounds NewFFT's size: 2^24 points (128 MiB of tables) is far
+// beyond any audio analysis here.
+const maxFFT = 1 << 24
+
+// FFT is an in-place radix-2 decimation-in-time complex FFT of a fixed
 // power-of-two size, with the bit-reversal permutation and the twiddle
 // factors computed once at construction so that transform never allocates.
 // Real and imaginary parts live in separate float32 slices, which keeps the
 // butterflies free of complex-number boxing and lets the caller pack two
 // real signals into one transform.
-type fft struct {
+//
+// An FFT is immutable after NewFFT and safe for concurrent use; the caller
+// owns the slices it transforms.
+type FFT struct {
 	n int
 	// swaps lists the index pairs (i, j), i < j, that the bit-reversal
 	// permutation exchanges.
@@ -18,10 +33,13 @@ type fft struct {
 	twr, twi []float32
 }
 
-// newFFT prepares a transform of n points; n must be a power of two, 4 or
-// more (callers check).
-func newFFT(n int) *fft {
-	f := &fft{n: n}
+// NewFFT prepares a transform of n points; n must be a power of two, 4 or
+// more (up to 2^24), else the error wraps ErrFFTSize.
+func NewFFT(n int) (*FFT, error) {
+	if n < 4 || n > maxFFT || n&(n-1) != 0 {
+		return nil, fmt.Errorf("%w: %d", ErrFFTSize, n)
+	}
+	f := &FFT{n: n}
 	bits := 0
 	for 1<<bits < n {
 		bits++
@@ -46,12 +64,30 @@ func newFFT(n int) *fft {
 			f.twi[h-1+k] = float32(math.Sin(a))
 		}
 	}
-	return f
+	return f, nil
 }
 
-// transform replaces (re, im) by its forward DFT,
-// X[k] = Σ x[t]·e^{-2πikt/n}. Both slices must have length n.
-func (f *fft) transform(re, im []float32) {
+// Len returns the number of points.
+func (f *FFT) Len() int { return f.n }
+
+// Inverse replaces (re, im) by its inverse DFT scaled by n,
+// x[t] = Σ X[k]·e^{+2πikt/n} (the caller divides by n). It is Transform of
+// the complex conjugate, conjugated. Both slices must have length n.
+func (f *FFT) Inverse(re, im []float32) {
+	im = im[:f.n]
+	for i := range im {
+		im[i] = -im[i]
+	}
+	f.Transform(re, im)
+	for i := range im {
+		im[i] = -im[i]
+	}
+}
+
+// Transform replaces (re, im) by its forward DFT,
+// X[k] = Σ x[t]·e^{-2πikt/n}. Both slices must have length n. It does not
+// allocate.
+func (f *FFT) Transform(re, im []float32) {
 	n := f.n
 	re, im = re[:n], im[:n]
 	sw := f.swaps

@@ -183,3 +183,87 @@ func channelStats(s []float32, c, ch int) (float32, float64, float64) {
 	}
 	return math.Float32frombits(max(p0, p1)), float64(q0 + q1), float64(s0 + s1)
 }
+
+// LevelMeter accumulates the RMS and peak level of mono samples and
+// estimates their dominant frequency from rising zero crossings, over
+// everything given since it started (Restart begins a new window). It is
+// what a listener reads off a received stream; Meter is the capture
+// chain's ballistic meter. The zero value is ready; it does not allocate
+// and is not safe for concurrent use.
+type LevelMeter struct {
+	peak    float64
+	sumSq   float64
+	n       int64
+	zcN     int64   // rising zero crossings
+	zcFirst float64 // stream position of the first one
+	zcLast  float64 // and of the last one
+	prev    float32
+	env     float32 // magnitude envelope, for the crossing hysteresis
+	armed   bool    // the signal went clearly negative since the last crossing
+	started bool
+}
+
+// levelEnvRelease makes the envelope fall to 1/e in about 50 ms at 48 kHz.
+const levelEnvRelease = 0.99958
+
+// levelHysteresis is the fraction of the envelope the signal must fall
+// below zero before the next rising crossing counts, so that noise riding
+// on a crossing (coding noise, hiss) does not count as extra periods.
+const levelHysteresis = 0.3
+
+// Add takes samples x starting at stream position pos.
+func (m *LevelMeter) Add(x []float32, pos int64) {
+	for i, v := range x {
+		f := float64(v)
+		if a := math.Abs(f); a > m.peak {
+			m.peak = a
+		}
+		m.sumSq += f * f
+		if a := float32(math.Abs(f)); a > m.env {
+			m.env = a
+		} else {
+			m.env *= levelEnvRelease
+		}
+		if v < -levelHysteresis*m.env {
+			m.armed = true
+		}
+		if m.started && m.armed && m.prev < 0 && v >= 0 {
+			m.armed = false
+			// Interpolate where the signal crossed zero.
+			at := float64(pos+int64(i)-1) + float64(-m.prev)/float64(v-m.prev)
+			if m.zcN == 0 {
+				m.zcFirst = at
+			}
+			m.zcN++
+			m.zcLast = at
+		}
+		m.prev, m.started = v, true
+	}
+	m.n += int64(len(x))
+}
+
+// DBFS returns the RMS and peak level in dBFS (-120 for silence or
+// nothing measured).
+func (m *LevelMeter) DBFS() (rms, peak float64) {
+	if m.n == 0 {
+		return -120, -120
+	}
+	return DBFS(math.Sqrt(m.sumSq / float64(m.n))), DBFS(m.peak)
+}
+
+// Freq returns the dominant frequency at rate estimated from rising zero
+// crossings (periods between the first and the last, each crossing counted
+// only after the signal fell clearly below zero), 0 when there are too
+// few.
+func (m *LevelMeter) Freq(rate audio.SampleRate) float64 {
+	if m.zcN < 3 || m.zcLast <= m.zcFirst {
+		return 0
+	}
+	return float64(m.zcN-1) * float64(rate) / (m.zcLast - m.zcFirst)
+}
+
+// Restart forgets what was measured but keeps the crossing state, so a
+// window starts where the last one ended.
+func (m *LevelMeter) Restart() {
+	*m = LevelMeter{prev: m.prev, env: m.env, armed: m.armed, started: m.started}
+}

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/audio/dsp"
 )
 
 // DefaultThreshold is the normalised correlation (0..1) above which a mark
@@ -22,15 +23,15 @@ type Detector struct {
 	l         int // template length
 	n         int // FFT size
 	hop       int // new samples per block: n - l + 1
-	f         *fft
-	h         []complex128 // conj(FFT(template))
-	eh        float64      // template energy
+	f         *dsp.FFT
+	hr, hi    []float32 // conj(FFT(template))
+	eh        float64   // template energy
 
-	win    []float64    // the last n input samples, oldest first
-	fill   int          // samples in win
-	base   int64        // stream position of win[0]
-	buf    []complex128 // FFT work
-	prefix []float64    // running sums of win² for the per-lag energy
+	win    []float64 // the last n input samples, oldest first
+	fill   int       // samples in win
+	base   int64     // stream position of win[0]
+	re, im []float32 // FFT work
+	prefix []float64 // running sums of win² for the per-lag energy
 
 	// Peak tracking, carried across blocks.
 	inPeak    bool
@@ -48,28 +49,33 @@ func NewDetector(rate audio.SampleRate) *Detector {
 func NewDetectorThreshold(rate audio.SampleRate, threshold float64) *Detector {
 	tpl := Chirp(rate)
 	l := len(tpl)
-	n := 1
+	n := 4
 	for n < 2*l {
 		n <<= 1
 	}
+	// n is a power of two of at least 4, within dsp's 2^24-point limit for
+	// any rate below 80 MHz: NewFFT cannot fail here.
+	f, _ := dsp.NewFFT(n)
 	d := &Detector{
 		threshold: threshold,
 		l:         l,
 		n:         n,
 		hop:       n - l + 1,
-		f:         newFFT(n),
-		h:         make([]complex128, n),
+		f:         f,
+		hr:        make([]float32, n),
+		hi:        make([]float32, n),
 		win:       make([]float64, n),
-		buf:       make([]complex128, n),
+		re:        make([]float32, n),
+		im:        make([]float32, n),
 		prefix:    make([]float64, n+1),
 	}
-	for i, v := range tpl {
-		d.h[i] = complex(float64(v), 0)
+	copy(d.hr, tpl)
+	for _, v := range tpl {
 		d.eh += float64(v) * float64(v)
 	}
-	d.f.transform(d.h, false)
-	for i, v := range d.h {
-		d.h[i] = complex(real(v), -imag(v))
+	d.f.Transform(d.hr, d.hi)
+	for i, v := range d.hi {
+		d.hi[i] = -v
 	}
 	return d
 }
@@ -111,14 +117,15 @@ func copyFloat(dst []float64, src []float32) int {
 // valid lags (those whose template span lies inside the window).
 func (d *Detector) block(onsets []int64) []int64 {
 	for i, v := range d.win {
-		d.buf[i] = complex(v, 0)
+		d.re[i], d.im[i] = float32(v), 0
 		d.prefix[i+1] = d.prefix[i] + v*v
 	}
-	d.f.transform(d.buf, false)
-	for i := range d.buf {
-		d.buf[i] *= d.h[i]
+	d.f.Transform(d.re, d.im)
+	for i, hr := range d.hr {
+		xr, xi, hi := d.re[i], d.im[i], d.hi[i]
+		d.re[i], d.im[i] = xr*hr-xi*hi, xr*hi+xi*hr
 	}
-	d.f.transform(d.buf, true)
+	d.f.Inverse(d.re, d.im)
 	scale := 1 / float64(d.n)
 	// Below this energy a window is silence, where correlation means
 	// nothing: -80 dBFS RMS.
@@ -133,7 +140,7 @@ func (d *Detector) block(onsets []int64) []int64 {
 		if ex < floor {
 			continue
 		}
-		c := real(d.buf[lag]) * scale / math.Sqrt(d.eh*ex)
+		c := float64(d.re[lag]) * scale / math.Sqrt(d.eh*ex)
 		if c < d.threshold {
 			continue
 		}

@@ -26,7 +26,8 @@
 // matched filter finds its start to within a sample or two even under noise
 // and tones.
 //
-// Detector is a streaming matched filter computed by FFT (overlap-save):
+// Detector is a streaming matched filter computed by audio/dsp's FFT
+// (overlap-save, float32):
 // Process takes blocks of any size, allocates nothing, and costs one
 // 16384-point complex FFT pair per 11585 input samples at 48 kHz (about
 // 0.3% of one x86 core for a live stream; see BenchmarkDetector). It

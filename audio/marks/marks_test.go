@@ -3,43 +3,12 @@ package marks
 import (
 	"fmt"
 	"math"
-	"math/cmplx"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/onair-gateway/onair/audio"
 )
-
-func TestFFTMatchesDFT(t *testing.T) {
-	for _, n := range []int{2, 8, 64, 512} {
-		rng := rand.New(rand.NewPCG(1, uint64(n)))
-		x := make([]complex128, n)
-		for i := range x {
-			x[i] = complex(rng.NormFloat64(), rng.NormFloat64())
-		}
-		want := make([]complex128, n)
-		for k := range want {
-			for j, v := range x {
-				want[k] += v * cmplx.Exp(complex(0, -2*math.Pi*float64(j*k)/float64(n)))
-			}
-		}
-		got := append([]complex128(nil), x...)
-		f := newFFT(n)
-		f.transform(got, false)
-		for k := range want {
-			if cmplx.Abs(got[k]-want[k]) > 1e-9*float64(n) {
-				t.Fatalf("n=%d bin %d: %v, want %v", n, k, got[k], want[k])
-			}
-		}
-		f.transform(got, true)
-		for i := range x {
-			if cmplx.Abs(got[i]/complex(float64(n), 0)-x[i]) > 1e-9 {
-				t.Fatalf("n=%d: inverse does not restore sample %d", n, i)
-			}
-		}
-	}
-}
 
 func TestChirp(t *testing.T) {
 	c := Chirp(audio.Rate48k)

@@ -16,6 +16,7 @@ import (
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
 	"github.com/onair-gateway/onair/audio/pipeline"
+	"github.com/onair-gateway/onair/audio/wav"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/hw/sim"
 	"github.com/onair-gateway/onair/provisioning"
@@ -78,24 +79,29 @@ func runEncode(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 		}
 	}
-	wav, err := sim.LoadWAV(*in)
+	in0, err := wav.Open(*in)
 	if err != nil {
 		return err
 	}
+	defer in0.Close()
+	wf := in0.Format()
 	format := r.Audio.Capture.AudioFormat()
-	frames := (wav.Len()*int(format.Rate)/wav.Rate + format.FrameLen() - 1) / format.FrameLen()
+	length := in0.Frames()
+	if wf.Channels != format.Channels {
+		// A rendered talker keeps at most sim.MaxTalker samples, at the
+		// file's rate and at the capture's.
+		if keep := min(sim.MaxTalker, sim.MaxTalker*int64(wf.Rate)/int64(format.Rate)); length > keep {
+			fmt.Fprintf(stderr, "encode: %s is longer than a simulated talker keeps: encoding its first %.1f s\n", *in, float64(keep)/float64(wf.Rate))
+			length = keep
+		}
+	}
+	frames := int((length*int64(format.Rate)/int64(wf.Rate) + int64(format.FrameLen()) - 1) / int64(format.FrameLen()))
 	var src audio.Source
-	if len(wav.Channels) == format.Channels {
-		if wav.Rate != int(format.Rate) {
-			return fmt.Errorf("%s: a %d-channel file is used as the capture itself and must be %d Hz, not %d Hz", *in, format.Channels, format.Rate, wav.Rate)
+	if wf.Channels == format.Channels {
+		if wf.Rate != int(format.Rate) {
+			return fmt.Errorf("%s: a %d-channel file is used as the capture itself and must be %d Hz, not %d Hz", *in, format.Channels, format.Rate, wf.Rate)
 		}
-		inter := make([]float32, wav.Len()*format.Channels)
-		for c, ch := range wav.Channels {
-			for i, v := range ch {
-				inter[i*format.Channels+c] = v
-			}
-		}
-		src, err = audio.NewBufferSource(format, inter, false)
+		src, err = wav.NewSource(in0.Reader, format)
 	} else {
 		sc := sim.Config{File: *in, Azimuth: azimuth, SNR: snr, Realtime: conf.Ptr(false)}
 		sc.SetDefaults()
@@ -166,7 +172,7 @@ func runEncode(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if writeErr != nil {
 		return fmt.Errorf("write %s: %w", *out, writeErr)
 	}
-	dur := time.Duration(float64(wav.Len()) / float64(wav.Rate) * float64(time.Second))
+	dur := time.Duration(float64(length) / float64(wf.Rate) * float64(time.Second))
 	fmt.Fprintf(stdout, "%s: %v of audio, %d packets, %d bytes (%.1f kbit/s), board %s, %d ch in, opus %s %d bit/s complexity %d\n",
 		*out, dur.Round(time.Millisecond), packets, bytes, float64(bytes*8)/dur.Seconds()/1000,
 		r.Board.Profile, format.Channels, oc.Application, oc.Bitrate, *oc.Complexity)

@@ -4,22 +4,24 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
-	"sort"
 	"sync"
 	"time"
 
 	"golang.org/x/term"
 
-	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/audio/mix"
+	"github.com/onair-gateway/onair/audio/wav"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/room/listen"
 )
 
 // listenOptions are the flags of onairctl listen.
@@ -68,12 +70,7 @@ func parseListen(args []string, stderr io.Writer) (listenOptions, error) {
 		secret = os.Getenv("ONAIR_API_SECRET")
 	}
 	o.cfg.Token, o.cfg.APISecret = conf.Secret(token), conf.Secret(secret)
-	if passphrase == "" {
-		passphrase = os.Getenv("ONAIR_E2EE_PASSPHRASE")
-	}
-	if key == "" {
-		key = os.Getenv("ONAIR_E2EE_KEY")
-	}
+	passphrase, key = cmp.Or(passphrase, os.Getenv("ONAIR_E2EE_PASSPHRASE")), cmp.Or(key, os.Getenv("ONAIR_E2EE_KEY"))
 	o.e2ee.Passphrase, o.e2ee.Key = conf.Secret(passphrase), conf.Secret(key)
 	if err := o.e2ee.Validate(); err != nil {
 		return o, &usageError{conf.Prefix("e2ee", err).Error()}
@@ -97,15 +94,23 @@ type listener struct {
 	keys  *e2ee.Keys // nil without a key
 	log   *slog.Logger
 	start time.Time
-	wav   *wavWriter
-	wg    sync.WaitGroup
+	wav   *wav.Writer   // nil without -wav
+	mix   *mix.Timeline // every track on the file's timeline: sample 0 is start
+	rx    *listen.Listener
 
-	mu     sync.Mutex // guards people, state, wasUp
-	people map[string]*participant
+	mu     sync.Mutex // guards state, wasUp
 	state  room.StateChange
 	wasUp  bool
 	failed chan room.StateChange // a permanent error, for a prompt exit
 }
+
+// mixHorizon is how far ahead of the last write the WAV mix holds audio:
+// a second of flush lag plus the longest silence audio/rx places at once.
+const mixHorizon = 15 * 48000
+
+// goneFor is how long the live view keeps showing a participant whose
+// tracks all ended; the summary keeps everyone.
+const goneFor = 5 * time.Second
 
 // runListen implements `onairctl listen`.
 func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -132,12 +137,16 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return &usageError{err.Error()}
 	}
-	l := &listener{opts: opts, log: log, keys: keys, start: time.Now(), people: map[string]*participant{}, failed: make(chan room.StateChange, 1)}
+	l := &listener{opts: opts, log: log, keys: keys, start: time.Now(), failed: make(chan room.StateChange, 1)}
 	if opts.wav != "" {
-		if l.wav, err = createWAV(opts.wav, opts.wavChannels, l.start); err != nil {
+		if l.wav, err = wav.Create(opts.wav, wav.Format{Encoding: wav.PCM, Channels: opts.wavChannels, Rate: 48000, Bits: 16}); err != nil {
+			return err
+		}
+		if l.mix, err = mix.New(l.wav, opts.wavChannels, mixHorizon); err != nil {
 			return err
 		}
 	}
+	l.rx = listen.New(listen.Config{Channels: opts.wavChannels, Mix: l.mix, Start: l.start, HaveKey: keys != nil, GoneFor: goneFor}, log)
 	if opts.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.duration)
@@ -148,17 +157,12 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	sc := opts.cfg.SupervisorConfig()
 	sc.OnState = l.onState
-	sc.OnEvent = l.onEvent
+	sc.OnEvent = l.rx.OnEvent
 	sup := room.NewSupervisor(r, sc, log)
 	supDone := make(chan error, 1)
 	go func() { supDone <- sup.Run(runCtx) }()
 
-	var failure error
-	if opts.onceJSON {
-		failure = l.wait(runCtx)
-	} else {
-		failure = l.show(runCtx, stdout)
-	}
+	failure := l.loop(runCtx, stdout)
 	// The recording ends when listening ends, not after leaving the room
 	// (which can take seconds): no trailing silence for the teardown.
 	end := time.Now()
@@ -166,9 +170,10 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := <-supDone; err != nil && failure == nil {
 		failure = err
 	}
-	l.wg.Wait()
+	l.rx.Wait()
 	if l.wav != nil {
-		if err := l.wav.close(l.wav.position(end)); err != nil && failure == nil {
+		err := l.mix.Flush(max(listen.Position(l.start, end), l.mix.End()))
+		if err = errors.Join(err, l.wav.Close()); err != nil && failure == nil {
 			failure = fmt.Errorf("write %s: %w", opts.wav, err)
 		}
 	}
@@ -187,31 +192,40 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return failure
 }
 
-// wait waits for the end without drawing, flushing the WAV file.
-func (l *listener) wait(ctx context.Context) error {
-	tick := time.NewTicker(time.Second)
+// loop runs until ctx ends, flushing the WAV file and checking keys; unless
+// -once-json, it draws the live view: redrawn in place five times a second
+// on a terminal, else one line per participant per second.
+func (l *listener) loop(ctx context.Context, stdout io.Writer) error {
+	f, ok := stdout.(*os.File)
+	v := &view{w: stdout, tty: ok && term.IsTerminal(int(f.Fd()))}
+	live, every := v.tty && !l.opts.onceJSON, time.Second
+	if live {
+		every = 200 * time.Millisecond
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			if live {
+				v.draw(l.frame(false)) // the whole run's figures stay on screen
+			}
 			return nil
 		case c := <-l.failed:
 			return fmt.Errorf("cannot join: %s", c.Reason)
 		case <-tick.C:
-			l.flushWAV()
-			l.checkKeys()
+			// What is more than a second old is written: late packets of
+			// one track still mix with the others.
+			if l.mix != nil {
+				if err := l.mix.Flush(listen.Position(l.start, time.Now()) - 48000); err != nil {
+					l.log.Error("write wav", "err", err)
+				}
+			}
+			l.rx.CheckKeys()
+			if !l.opts.onceJSON {
+				v.draw(l.frame(true))
+			}
 		}
-	}
-}
-
-// flushWAV writes what is more than a second old: late packets of one
-// track still mix with the others.
-func (l *listener) flushWAV() {
-	if l.wav == nil {
-		return
-	}
-	if err := l.wav.flush(l.wav.position(time.Now()) - wavRate); err != nil {
-		l.log.Error("write wav", "err", err)
 	}
 }
 
@@ -220,9 +234,7 @@ func (l *listener) onState(c room.StateChange) {
 	if c.State != room.StateStopped { // the summary tells how it went, not that it ended
 		l.state = c
 	}
-	if c.State == room.StateConnected {
-		l.wasUp = true
-	}
+	l.wasUp = l.wasUp || c.State == room.StateConnected
 	wasUp := l.wasUp
 	l.mu.Unlock()
 	// A refused token will not get better: say so and stop, unless a
@@ -235,141 +247,13 @@ func (l *listener) onState(c room.StateChange) {
 	}
 }
 
-// onEvent starts a reader for every remote track (on the Supervisor's
-// goroutine, so it only starts one).
-func (l *listener) onEvent(ev room.Event) {
-	if ev.Kind != room.EventTrackAdded {
-		return
-	}
-	l.mu.Lock()
-	p := l.people[ev.Participant]
-	if p == nil {
-		p = &participant{identity: ev.Participant}
-		l.people[ev.Participant] = p
-	}
-	l.mu.Unlock()
-	tr, err := newTrackReader(p, ev.Track, l.opts.wavChannels, l.wav, time.Now)
-	if err != nil {
-		l.log.Error("decoder", "err", err)
-		return
-	}
-	ct, _ := ev.Track.(room.CryptoTrack)
-	tr.sealed = ct != nil && ct.Encrypted() && l.keys == nil
-	if tr.sealed {
-		l.log.Warn("this participant's audio is end-to-end encrypted and this listener has no key: not decoding it; pass the room's passphrase in $ONAIR_E2EE_PASSPHRASE or -e2ee-passphrase",
-			"participant", ev.Participant)
-	}
-	p.mu.Lock()
-	p.tracks++
-	p.active++
-	p.goneAt = time.Time{}
-	if ct != nil {
-		p.crypto = append(p.crypto, ct)
-	}
-	p.noKey = p.noKey || tr.sealed
-	p.mu.Unlock()
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		if err := tr.run(); err != nil {
-			l.log.Warn("track read", "participant", ev.Participant, "track", ev.Track.ID(), "err", err)
-		}
-		p.mu.Lock()
-		p.active--
-		if p.active == 0 {
-			p.goneAt = time.Now()
-		}
-		p.mu.Unlock()
-	}()
-}
-
-// badKeyFrames is how many frames in a row must fail to decrypt, with none
-// opened, before the listener says its key is wrong.
-const badKeyFrames = 25
-
-// checkKeys warns, once per participant, when encrypted frames arrive and
-// none decrypts: a wrong passphrase or key index shows as silence
-// otherwise.
-func (l *listener) checkKeys() {
-	if l.keys == nil {
-		return
-	}
-	for _, p := range l.participants() {
-		p.mu.Lock()
-		_, failed := p.e2eeState()
-		warn := !p.warnedKey && p.packets == 0 && failed >= badKeyFrames
-		p.warnedKey = p.warnedKey || warn
-		p.mu.Unlock()
-		if warn {
-			l.log.Warn("none of this participant's frames decrypts with the key given: wrong passphrase or key index?",
-				"participant", p.identity, "frames", failed)
-		}
-	}
-}
-
-// participants returns the participants sorted by identity.
-func (l *listener) participants() []*participant {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ps := make([]*participant, 0, len(l.people))
-	for _, p := range l.people {
-		ps = append(ps, p)
-	}
-	sort.Slice(ps, func(i, j int) bool { return ps[i].identity < ps[j].identity })
-	return ps
-}
-
-func (l *listener) currentState() room.StateChange {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.state
-}
-
-// show draws the live view until ctx ends: redrawn in place five times a
-// second on a terminal, else one line per participant per second.
-func (l *listener) show(ctx context.Context, stdout io.Writer) error {
-	f, ok := stdout.(*os.File)
-	tty := ok && term.IsTerminal(int(f.Fd()))
-	every := time.Second
-	if tty {
-		every = 200 * time.Millisecond
-	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	v := &view{w: stdout, tty: tty}
-	for {
-		select {
-		case <-ctx.Done():
-			if tty {
-				v.draw(l.frame(false)) // the whole run's figures stay on screen
-			}
-			return nil
-		case c := <-l.failed:
-			return fmt.Errorf("cannot join: %s", c.Reason)
-		case <-tick.C:
-			l.flushWAV()
-			l.checkKeys()
-			v.draw(l.frame(true))
-		}
-	}
-}
-
-// goneFor is how long the live view keeps showing a participant whose
-// tracks all ended; the summary keeps everyone.
-const goneFor = 5 * time.Second
-
 // frame gathers what one refresh shows: window selects the live view.
 func (l *listener) frame(window bool) viewFrame {
-	fr := viewFrame{room: l.opts.cfg.Room, state: l.currentState(), elapsed: time.Since(l.start)}
-	for _, p := range l.participants() {
-		p.mu.Lock()
-		gone := !p.goneAt.IsZero() && time.Since(p.goneAt) > goneFor
-		p.mu.Unlock()
-		if window && gone {
-			continue
-		}
-		fr.people = append(fr.people, p.snap(window, audio.Rate48k))
-	}
+	now := time.Now()
+	fr := viewFrame{room: l.opts.cfg.Room, elapsed: now.Sub(l.start), people: l.rx.Participants(window, now)}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fr.state = l.state
 	return fr
 }
 
@@ -379,50 +263,17 @@ type summary struct {
 	DurationS    float64              `json:"duration_s"`
 	State        string               `json:"state"`
 	Reason       string               `json:"reason,omitempty"`
-	Participants []participantSummary `json:"participants"`
+	Participants []listen.Participant `json:"participants"`
 	// E2EE counts frames decrypted and frames that failed to decrypt
 	// (counted, concealed, never played); absent without a key.
 	E2EE *e2ee.Stats `json:"e2ee,omitempty"`
 }
 
-type participantSummary struct {
-	Identity        string   `json:"identity"`
-	Packets         int64    `json:"packets"`
-	Lost            int64    `json:"lost"`
-	LossPct         float64  `json:"loss_pct"`
-	Late            int64    `json:"late"`
-	Concealed       int64    `json:"concealed"`
-	Corrupt         int64    `json:"corrupt"`
-	LevelDBFS       float64  `json:"level_dbfs"`
-	PeakDBFS        float64  `json:"peak_dbfs"`
-	FrequencyHz     float64  `json:"frequency_hz"`
-	JitterMs        float64  `json:"jitter_ms"`
-	LatencyMsMedian *float64 `json:"latency_ms_median"`
-	LatencyMarks    int      `json:"latency_marks"`
-	// E2EE is off, on (encrypted and decrypted here) or no-key
-	// (encrypted, not decoded: the meters stay at -120 dBFS).
-	E2EE          string `json:"e2ee"`
-	Undecryptable uint64 `json:"undecryptable"`
-}
-
 func (l *listener) writeSummary(w io.Writer) error {
 	fr := l.frame(false)
-	s := summary{Room: fr.room, DurationS: round(fr.elapsed.Seconds(), 3), State: fr.state.State.String(), Participants: []participantSummary{}}
+	s := summary{Room: fr.room, DurationS: math.Round(fr.elapsed.Seconds()*1000) / 1000, State: fr.state.State.String(), Participants: append([]listen.Participant{}, fr.people...)}
 	if fr.state.State != room.StateConnected {
 		s.Reason = fr.state.Reason
-	}
-	for _, p := range fr.people {
-		ps := participantSummary{
-			Identity: p.Identity, Packets: p.Packets, Lost: p.Lost, LossPct: round(p.LossPct, 2),
-			Late: p.Late, Concealed: p.Concealed, Corrupt: p.Corrupt,
-			LevelDBFS: round(p.LevelDB, 2), PeakDBFS: round(p.PeakDB, 2), FrequencyHz: round(p.Freq, 1),
-			JitterMs: round(ms(p.Jitter), 3), LatencyMarks: p.Marks, E2EE: p.E2EE, Undecryptable: p.Undecryptable,
-		}
-		if p.Marks > 0 {
-			m := round(ms(p.LatMedian), 2)
-			ps.LatencyMsMedian = &m
-		}
-		s.Participants = append(s.Participants, ps)
 	}
 	if l.keys != nil {
 		st := l.keys.Stats()
@@ -431,11 +282,4 @@ func (l *listener) writeSummary(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func round(v float64, places int) float64 {
-	p := math.Pow(10, float64(places))
-	return math.Round(v*p) / p
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/room/listen"
 )
 
 // viewFrame is what one refresh of the live view shows.
@@ -14,7 +15,7 @@ type viewFrame struct {
 	room    string
 	state   room.StateChange
 	elapsed time.Duration
-	people  []snapshot
+	people  []listen.Participant
 }
 
 // view draws frames: in place on a terminal, as plain lines elsewhere.
@@ -82,50 +83,32 @@ func bar(rms, peak float64) string {
 		return max(0, min(barWidth, c))
 	}
 	r, p := cell(rms), cell(peak)
-	var b strings.Builder
-	for i := 0; i < barWidth; i++ {
-		switch {
-		case i < r:
-			b.WriteString("█")
-		case i == p-1 && p > r:
-			b.WriteString("|")
-		default:
-			b.WriteString("·")
-		}
+	if p <= r {
+		return strings.Repeat("█", r) + strings.Repeat("·", barWidth-r)
 	}
-	return b.String()
+	return strings.Repeat("█", r) + strings.Repeat("·", p-1-r) + "|" + strings.Repeat("·", barWidth-p)
 }
 
-func latencyText(p snapshot) string {
-	if p.Marks == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.0f ms (median %.0f)", ms(p.Latency), ms(p.LatMedian))
-}
-
-func ttyLine(p snapshot) string {
-	name := p.Identity
+func ttyLine(p listen.Participant) string {
+	name, lat, enc := p.Identity, "-", p.E2EE
 	if !p.Active {
 		name += " (gone)"
 	}
-	return fmt.Sprintf("  %-16.16s %s %6.1f dBFS pk %6.1f  %6.0f Hz  pkts %6d  lost %4d (%4.1f%%)  jit %5.1f ms  lat %s  e2ee %s",
-		name, bar(p.LevelDB, p.PeakDB), p.LevelDB, p.PeakDB, p.Freq, p.Packets, p.Lost, p.LossPct, ms(p.Jitter), latencyText(p), e2eeText(p))
-}
-
-// e2eeText is how a participant's encryption shows: off, on, no-key, with
-// the frames that did not decrypt.
-func e2eeText(p snapshot) string {
-	if p.Undecryptable > 0 {
-		return fmt.Sprintf("%s (%d undecryptable)", p.E2EE, p.Undecryptable)
+	if p.Marks > 0 {
+		lat = fmt.Sprintf("%.0f ms (median %.0f)", p.LatencyMs, *p.LatMedianMs)
 	}
-	return p.E2EE
+	if p.Undecryptable > 0 { // the frames that did not decrypt
+		enc = fmt.Sprintf("%s (%d undecryptable)", p.E2EE, p.Undecryptable)
+	}
+	return fmt.Sprintf("  %-16.16s %s %6.1f dBFS pk %6.1f  %6.0f Hz  pkts %6d  lost %4d (%4.1f%%)  jit %5.1f ms  lat %s  e2ee %s",
+		name, bar(p.LevelDB, p.PeakDB), p.LevelDB, p.PeakDB, p.Freq, p.Packets, p.Lost, p.LossPct, p.JitterMs, lat, enc)
 }
 
-func plainLine(p snapshot) string {
+func plainLine(p listen.Participant) string {
 	lat := "-"
 	if p.Marks > 0 {
-		lat = fmt.Sprintf("%.1fms", ms(p.Latency))
+		lat = fmt.Sprintf("%.1fms", p.LatencyMs)
 	}
 	return fmt.Sprintf("participant=%s active=%v level=%.1fdBFS peak=%.1fdBFS freq=%.0fHz packets=%d lost=%d loss=%.1f%% jitter=%.1fms latency=%s e2ee=%s undecryptable=%d",
-		p.Identity, p.Active, p.LevelDB, p.PeakDB, p.Freq, p.Packets, p.Lost, p.LossPct, ms(p.Jitter), lat, p.E2EE, p.Undecryptable)
+		p.Identity, p.Active, p.LevelDB, p.PeakDB, p.Freq, p.Packets, p.Lost, p.LossPct, p.JitterMs, lat, p.E2EE, p.Undecryptable)
 }

@@ -19,7 +19,7 @@ func boardCases(tb testing.TB) []struct {
 	o    Options
 } {
 	tb.Helper()
-	wav := writeFile(tb, "talker.wav", encodeWAV(wavSpec{wavPCM, 16, 44100, false},
+	wav := writeFile(tb, "talker.wav", encodeWAV(wavSpec{wavPCM, 16, 44100},
 		[][]float64{tone(11025, 440, 44100, 0.3), tone(11025, 660, 44100, 0.3)})) // 0.25 s
 	withSignal := func(s SignalKind) Config { c := fastCfg(); c.Signal = s; c.File = wav; return c }
 	diffuse := fastCfg()

@@ -227,13 +227,13 @@ func (b *Board) buildTalker(cfg Config) (float64, error) {
 		t.loop = chirpTable(b.rate, amp)
 		t.period = int64(b.rate.Samples(ChirpPeriod))
 	case SignalWAV:
-		w, mono, active, err := loadTalker(cfg.File)
+		w, active, err := loadTalker(cfg.File, b.rate, b.lineIn)
 		if err != nil {
 			return 0, err
 		}
 		gain := float32(amp / active)
 		prep := func(x []float32) []float32 {
-			y := resampleLoop(x, w.Rate, int(b.rate))
+			y := resampleLoop(x, w.rate, int(b.rate))
 			fadeEnds(y, b.rate.Samples(wavFade))
 			var peak float32
 			for i := range y {
@@ -245,13 +245,17 @@ func (b *Board) buildTalker(cfg Config) (float64, error) {
 			}
 			return y
 		}
-		if b.lineIn && len(w.Channels) >= 2 {
-			t.loop, t.right = prep(w.Channels[0]), prep(w.Channels[1])
+		if w.left != nil {
+			t.loop, t.right = prep(w.left), prep(w.right)
 		} else {
-			t.loop = prep(mono)
+			t.loop = prep(w.mono)
 		}
-		b.log.Info("wav loaded", "file", cfg.File, "rate", w.Rate, "channels", len(w.Channels),
-			"seconds", float64(w.Len())/float64(w.Rate), "truncated", w.Truncated)
+		b.log.Info("wav loaded", "file", cfg.File, "rate", w.rate, "channels", w.channels,
+			"seconds", float64(w.frames)/float64(w.rate), "truncated", w.truncated)
+		if w.looped() {
+			b.log.Info("wav is longer than a talker keeps: looping its first part", "file", cfg.File,
+				"looped_seconds", float64(len(w.mono))/float64(w.rate))
+		}
 		return amp, nil
 	}
 	return amp / math.Sqrt2, nil

@@ -27,12 +27,15 @@
 //     k·ChirpPeriod; mic m hears it MicDelays()[m] samples later. A listener
 //     finds the marks by correlating with ChirpSweep and so measures the
 //     latency of the whole path.
-//   - wav: a WAV file (PCM 8/16/24/32-bit or float 32/64, see ParseWAV),
+//   - wav: a WAV file (PCM 8/16/24/32-bit or float 32/64, see audio/wav),
 //     mixed to mono, resampled to the format's rate by a windowed-sinc
 //     interpolator if needed, faded over 5 ms at both ends and looped. Its
 //     level is set so that the RMS of its active part (the 10 ms blocks
 //     within 40 dB of the loudest, a simple stand-in for ITU-T P.56 active
-//     speech level) is Config.Level dBFS; pauses do not count.
+//     speech level) is Config.Level dBFS; pauses do not count. The file is
+//     streamed in chunks and the talker keeps at most 2^22 samples per
+//     channel (87 s at 48 kHz, 16 MiB of float32): a longer file loops its
+//     first part, so memory does not grow with the file.
 //   - silence: nothing but the noise.
 //
 // # Noise model

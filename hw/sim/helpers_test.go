@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"encoding/binary"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/audio/wav"
 	"github.com/onair-gateway/onair/conf"
 )
 
@@ -147,72 +147,34 @@ func rms(x []float64) float64 {
 	return math.Sqrt(s / float64(len(x)))
 }
 
+// The encodings of wavSpec.
+const (
+	wavPCM   = wav.PCM
+	wavFloat = wav.Float
+)
+
 // wavSpec describes a WAV file for encodeWAV.
 type wavSpec struct {
-	format     uint16 // wavPCM or wavFloat
-	bits       int
-	rate       int
-	extensible bool
+	format wav.Encoding
+	bits   int
+	rate   int
 }
 
-// encodeWAV writes ch (one slice per channel, full scale ±1) as a WAV file,
-// with a LIST chunk before the data to exercise chunk skipping.
+// encodeWAV returns ch (one slice per channel, full scale ±1) as a WAV file.
 func encodeWAV(s wavSpec, ch [][]float64) []byte {
-	le := binary.LittleEndian
-	nc, frames, bps := len(ch), len(ch[0]), s.bits/8
-	fmtLen := 16
-	if s.extensible {
-		fmtLen = 40
-	}
-	var b []byte
-	b = append(b, "RIFF\x00\x00\x00\x00WAVE"...)
-	b = append(b, "fmt "...)
-	b = le.AppendUint32(b, uint32(fmtLen))
-	code := s.format
-	if s.extensible {
-		code = wavExtensible
-	}
-	b = le.AppendUint16(b, code)
-	b = le.AppendUint16(b, uint16(nc))
-	b = le.AppendUint32(b, uint32(s.rate))
-	b = le.AppendUint32(b, uint32(s.rate*nc*bps))
-	b = le.AppendUint16(b, uint16(nc*bps))
-	b = le.AppendUint16(b, uint16(s.bits))
-	if s.extensible {
-		b = le.AppendUint16(b, 22)
-		b = le.AppendUint16(b, uint16(s.bits))
-		b = le.AppendUint32(b, 0)
-		b = le.AppendUint16(b, s.format)
-		b = append(b, ksdataformatSubtypeSuffix...)
-	}
-	b = append(b, "LIST\x05\x00\x00\x00INFOx\x00"...) // odd size, padded
-	b = append(b, "data"...)
-	b = le.AppendUint32(b, uint32(nc*frames*bps))
-	for i := range frames {
+	nc := len(ch)
+	pcm := make([]float32, 0, nc*len(ch[0]))
+	for i := range ch[0] {
 		for c := range nc {
-			v := ch[c][i]
-			switch {
-			case s.format == wavFloat && bps == 4:
-				b = le.AppendUint32(b, math.Float32bits(float32(v)))
-			case s.format == wavFloat:
-				b = le.AppendUint64(b, math.Float64bits(v))
-			case bps == 1:
-				b = append(b, byte(clampInt(math.Round(v*128)+128, 0, 255)))
-			case bps == 2:
-				b = le.AppendUint16(b, uint16(int16(clampInt(math.Round(v*32768), -32768, 32767))))
-			case bps == 3:
-				x := int32(clampInt(math.Round(v*(1<<23)), -(1 << 23), 1<<23-1))
-				b = append(b, byte(x), byte(x>>8), byte(x>>16))
-			default:
-				b = le.AppendUint32(b, uint32(int32(clampInt(math.Round(v*(1<<31)), -(1<<31), 1<<31-1))))
-			}
+			pcm = append(pcm, float32(ch[c][i]))
 		}
 	}
-	le.PutUint32(b[4:8], uint32(len(b)-8))
+	b, err := wav.Encode(wav.Format{Encoding: s.format, Channels: nc, Rate: s.rate, Bits: s.bits}, pcm)
+	if err != nil {
+		panic(err) // a test's own spec is wrong
+	}
 	return b
 }
-
-func clampInt(v, lo, hi float64) int64 { return int64(math.Max(lo, math.Min(hi, v))) }
 
 // tone returns n samples of amp·sin(2π f i / rate).
 func tone(n int, f, rate, amp float64) []float64 {

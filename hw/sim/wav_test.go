@@ -1,162 +1,20 @@
 package sim
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
+	"github.com/onair-gateway/onair/audio/wav"
 	"github.com/onair-gateway/onair/conf"
 )
-
-// wavCases are the encodings ParseWAV must read; the fuzz target starts
-// from them.
-var wavCases = []struct {
-	name string
-	spec wavSpec
-	ch   int
-}{
-	{"pcm8-mono", wavSpec{wavPCM, 8, 8000, false}, 1},
-	{"pcm16-stereo", wavSpec{wavPCM, 16, 44100, false}, 2},
-	{"pcm24-mono", wavSpec{wavPCM, 24, 48000, false}, 1},
-	{"pcm32-3ch", wavSpec{wavPCM, 32, 96000, false}, 3},
-	{"float32-mono", wavSpec{wavFloat, 32, 48000, false}, 1},
-	{"float64-stereo", wavSpec{wavFloat, 64, 22050, false}, 2},
-	{"ext-pcm24-stereo", wavSpec{wavPCM, 24, 48000, true}, 2},
-	{"ext-float32-8ch", wavSpec{wavFloat, 32, 16000, true}, 8},
-}
-
-// testSamples are values every format represents exactly.
-var testSamples = []float64{0, 0.5, -0.5, 0.25, -1, 0.75, -0.125, 0.0625}
-
-func TestParseWAV(t *testing.T) {
-	for _, c := range wavCases {
-		t.Run(c.name, func(t *testing.T) {
-			ch := make([][]float64, c.ch)
-			for k := range ch {
-				ch[k] = make([]float64, len(testSamples))
-				for i, v := range testSamples {
-					ch[k][i] = v * float64(k+1) / float64(c.ch) // channels differ
-				}
-			}
-			w, err := ParseWAV(encodeWAV(c.spec, ch))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if w.Rate != c.spec.rate || len(w.Channels) != c.ch || w.Len() != len(testSamples) || w.Truncated {
-				t.Fatalf("rate %d channels %d len %d truncated %v", w.Rate, len(w.Channels), w.Len(), w.Truncated)
-			}
-			tol := max(math.Ldexp(1, 1-c.spec.bits), 1e-7)
-			for k := range ch {
-				for i, want := range ch[k] {
-					if got := float64(w.Channels[k][i]); math.Abs(got-want) > tol {
-						t.Errorf("channel %d sample %d: %v, want %v", k, i, got, want)
-					}
-				}
-			}
-		})
-	}
-}
-
-// TestParseWAVTruncated reads a file whose data chunk claims more than it
-// holds, as `espeak-ng --stdout` leaves it.
-func TestParseWAVTruncated(t *testing.T) {
-	b := encodeWAV(wavSpec{wavPCM, 16, 48000, false}, [][]float64{testSamples})
-	i := strings.Index(string(b), "data")
-	binary.LittleEndian.PutUint32(b[i+4:], 0x7ffff000)
-	b = b[:len(b)-1] // and half a sample is missing
-	w, err := ParseWAV(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !w.Truncated || w.Len() != len(testSamples)-1 {
-		t.Fatalf("Truncated %v, %d samples: want true, %d", w.Truncated, w.Len(), len(testSamples)-1)
-	}
-}
-
-// badWAVs are broken files and what the error must say.
-func badWAVs() []struct {
-	name string
-	data []byte
-	want string
-} {
-	good := func() []byte {
-		return encodeWAV(wavSpec{wavPCM, 16, 48000, false}, [][]float64{testSamples})
-	}
-	patch := func(off int, v ...byte) []byte { b := good(); copy(b[off:], v); return b }
-	le16 := func(v uint16) []byte { return binary.LittleEndian.AppendUint16(nil, v) }
-	le32 := func(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
-	noFmt := good()
-	copy(noFmt[12:], "junk")
-	noData := good()
-	copy(noData[strings.Index(string(noData), "data"):], "dat!")
-	// fmt chunk starts at 12; its body at 20.
-	return []struct {
-		name string
-		data []byte
-		want string
-	}{
-		{"empty", nil, "too short"},
-		{"not riff", []byte("ID3\x04\x00\x00\x00\x00\x00\x00\x00\x00mp3 data"), "not a RIFF file"},
-		{"not wave", patch(8, []byte("AVI ")...), "not WAVE"},
-		{"rf64", patch(0, []byte("RF64")...), "RF64"},
-		{"no fmt", noFmt, `no "fmt " chunk`},
-		{"no data", noData, "no data chunk"},
-		{"adpcm", patch(20, le16(2)...), "format code 0x0002"},
-		{"12-bit", patch(34, le16(12)...), "12-bit PCM"},
-		{"float16", patch(20, le16(3)...), "16-bit float"},
-		{"zero channels", patch(22, le16(0)...), "0 channels"},
-		{"rate", patch(24, le32(100)...), "sample rate 100"},
-		{"block align", patch(32, le16(3)...), "block align is 3"},
-		{"short fmt", patch(16, le32(8)...), "fmt chunk is 8 bytes"},
-		{"chunk overruns", patch(16, le32(1000)...), `chunk "fmt " claims 1000 bytes`},
-		{"no whole frame", func() []byte {
-			b := encodeWAV(wavSpec{wavPCM, 24, 48000, false}, [][]float64{{0}, {0}})
-			return b[:len(b)-1]
-		}(), "no complete sample frame"},
-	}
-}
-
-// TestBadWAV checks that each broken file gives an error that names the
-// file and says what is wrong.
-func TestBadWAV(t *testing.T) {
-	for _, c := range badWAVs() {
-		t.Run(c.name, func(t *testing.T) {
-			p := writeFile(t, "broken.wav", c.data)
-			_, err := LoadWAV(p)
-			if !errors.Is(err, ErrBadWAV) {
-				t.Fatalf("err = %v, want ErrBadWAV", err)
-			}
-			var we *WAVError
-			if !errors.As(err, &we) || we.File != p {
-				t.Fatalf("err = %#v, want a *WAVError naming %s", err, p)
-			}
-			if msg := err.Error(); !strings.Contains(msg, p) || !strings.Contains(msg, c.want) {
-				t.Fatalf("error %q does not name the file and %q", msg, c.want)
-			}
-			// And the board refuses to start with it.
-			cfg := fastCfg()
-			cfg.File = p
-			if _, err := New(cfg, geom4, fmt4, Options{}, nil); !errors.Is(err, ErrBadWAV) {
-				t.Fatalf("New with a broken wav: %v", err)
-			}
-		})
-	}
-	if _, err := LoadWAV(t.TempDir()); !errors.Is(err, ErrBadWAV) || !strings.Contains(err.Error(), "directory") {
-		t.Errorf("LoadWAV(dir) = %v", err)
-	}
-	if _, err := LoadWAV("/nonexistent.wav"); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("LoadWAV(missing) = %v, want ErrNotExist", err)
-	}
-}
 
 // TestWAVSilent checks that a file that mixes to silence (L = -R) is
 // refused: its level cannot be set.
@@ -167,9 +25,9 @@ func TestWAVSilent(t *testing.T) {
 		r[i] = -v
 	}
 	cfg := fastCfg()
-	cfg.File = writeFile(t, "cancel.wav", encodeWAV(wavSpec{wavFloat, 32, 48000, false}, [][]float64{l, r}))
+	cfg.File = writeFile(t, "cancel.wav", encodeWAV(wavSpec{wavFloat, 32, 48000}, [][]float64{l, r}))
 	_, err := New(cfg, geom4, fmt4, Options{}, nil)
-	if !errors.Is(err, ErrBadWAV) || !strings.Contains(err.Error(), "silent") {
+	if !errors.Is(err, wav.ErrBad) || !strings.Contains(err.Error(), "silent") {
 		t.Fatalf("err = %v, want a silent-file error", err)
 	}
 }
@@ -179,7 +37,7 @@ func TestWAVSilent(t *testing.T) {
 // keep their pitch within 1 Hz), looped and set to Level.
 func TestWAVStereo44k(t *testing.T) {
 	const n = 22050 // 0.5 s at 44.1 kHz → 24000 samples at 48 kHz
-	path := writeFile(t, "stereo.wav", encodeWAV(wavSpec{wavPCM, 16, 44100, false},
+	path := writeFile(t, "stereo.wav", encodeWAV(wavSpec{wavPCM, 16, 44100},
 		[][]float64{tone(n, 1000, 44100, 0.5), tone(n, 3000, 44100, 0.5)}))
 	cfg := fastCfg()
 	cfg.File = path
@@ -218,7 +76,7 @@ func TestWAVStereo44k(t *testing.T) {
 // own content, and the signal repeats exactly across the wrap.
 func TestWAVLineIn(t *testing.T) {
 	const n = 22050
-	path := writeFile(t, "stereo.wav", encodeWAV(wavSpec{wavPCM, 24, 44100, true},
+	path := writeFile(t, "stereo.wav", encodeWAV(wavSpec{wavPCM, 24, 44100},
 		[][]float64{tone(n, 1000, 44100, 0.5), tone(n, 3000, 44100, 0.25)}))
 	cfg := fastCfg()
 	cfg.File = path
@@ -250,7 +108,7 @@ func TestWAVLineIn(t *testing.T) {
 func TestWAVFloatLevel(t *testing.T) {
 	src := append(tone(24000, 440, 48000, 0.3), make([]float64, 24000)...)
 	cfg := fastCfg()
-	cfg.File = writeFile(t, "float.wav", encodeWAV(wavSpec{wavFloat, 32, 48000, false}, [][]float64{src}))
+	cfg.File = writeFile(t, "float.wav", encodeWAV(wavSpec{wavFloat, 32, 48000}, [][]float64{src}))
 	cfg.Level = conf.Ptr(-26.0)
 	cfg.SNR = conf.Ptr(120.0)
 	b := newBoard(t, cfg, audio.Geometry{}, fmt2, Options{LineIn: true})
@@ -278,14 +136,16 @@ func TestSpeechLevel(t *testing.T) {
 	if cfg.Signal != "" {
 		t.Fatal("New changed the caller's config")
 	}
-	w, err := LoadWAV(path)
+	w, err := wav.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	frames := (w.Len() + 479) / 480
+	w.Close()
+	n := int(w.Frames())
+	frames := (n + 479) / 480
 	x := readChannels(t, b, 0, frames)
 	for m := range 4 {
-		y := make([]float32, w.Len())
+		y := make([]float32, n)
 		for i := range y {
 			y[i] = float32(x[m][i])
 		}
@@ -346,60 +206,87 @@ func TestResample(t *testing.T) {
 	}
 }
 
-// FuzzParseWAV feeds arbitrary bytes to the parser: it must not panic, and
-// what it accepts must be well formed.
-func FuzzParseWAV(f *testing.F) {
-	for _, c := range wavCases {
-		ch := make([][]float64, c.ch)
-		for k := range ch {
-			ch[k] = testSamples
+// TestBrokenWAVRefused: a board refuses a file audio/wav cannot read, with
+// an error naming it.
+func TestBrokenWAVRefused(t *testing.T) {
+	good := encodeWAV(wavSpec{wavPCM, 16, 48000}, [][]float64{tone(4800, 440, 48000, 0.5)})
+	for name, data := range map[string][]byte{
+		"not riff":  []byte("ID3\x04\x00\x00\x00\x00\x00\x00\x00\x00mp3 data"),
+		"truncated": good[:44],
+	} {
+		cfg := fastCfg()
+		cfg.File = writeFile(t, "broken.wav", data)
+		_, err := New(cfg, geom4, fmt4, Options{}, nil)
+		if !errors.Is(err, wav.ErrBad) || !strings.Contains(err.Error(), cfg.File) {
+			t.Errorf("%s: New = %v, want a wav.ErrBad naming the file", name, err)
 		}
-		f.Add(encodeWAV(c.spec, ch))
+		cfg.SetDefaults()
+		if err := cfg.CheckFile(); !errors.Is(err, wav.ErrBad) {
+			t.Errorf("%s: CheckFile = %v, want wav.ErrBad", name, err)
+		}
 	}
-	for _, c := range badWAVs() {
-		f.Add(c.data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		w, err := ParseWAV(data)
-		if err != nil {
-			if !errors.Is(err, ErrBadWAV) {
-				t.Fatalf("error %v is not ErrBadWAV", err)
-			}
-			return
-		}
-		if w.Rate < 1000 || len(w.Channels) < 1 || w.Len() < 1 {
-			t.Fatalf("accepted rate %d, %d channels, %d samples", w.Rate, len(w.Channels), w.Len())
-		}
-		for _, ch := range w.Channels {
-			if len(ch) != w.Len() {
-				t.Fatal("channels of different lengths")
-			}
-			for _, v := range ch {
-				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					t.Fatal("non-finite sample")
-				}
-			}
-		}
-	})
 }
 
-// TestLoadWAVSpecialFiles: a device reads forever and a FIFO blocks; both
-// are refused at once, by name, before anything is read.
-func TestLoadWAVSpecialFiles(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "talk.wav")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+// TestWAVMemoryBounded: checking and loading a large WAV (96 MiB, 8-bit
+// mono at 48 kHz: 35 minutes) allocates a bounded amount, not a multiple
+// of the file (the whole-file parser allocated about 9 times its size:
+// the bytes, a float32 per sample and a mono mix). The talker loops the
+// file's first MaxTalker samples.
+func TestWAVMemoryBounded(t *testing.T) {
+	const frames = 96 << 20
+	path := filepath.Join(t.TempDir(), "long.wav")
+	f, err := os.Create(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/dev/zero", fifo} {
-		done := make(chan error, 1)
-		go func() { _, err := LoadWAV(path); done <- err }()
-		select {
-		case err := <-done:
-			if !errors.Is(err, ErrBadWAV) || !strings.Contains(err.Error(), "not a regular file") {
-				t.Errorf("LoadWAV(%s) = %v", path, err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("LoadWAV(%s) did not return", path)
+	w, err := wav.NewWriter(f, wav.Format{Encoding: wav.PCM, Channels: 1, Rate: 48000, Bits: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := make([]float32, 48000)
+	for i := range block {
+		block[i] = float32(0.5 * math.Sin(2*math.Pi*440*float64(i)/48000))
+	}
+	for n := 0; n < frames; n += len(block) {
+		if err := w.Write(block[:min(len(block), frames-n)]); err != nil {
+			t.Fatal(err)
 		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	cfg := fastCfg()
+	cfg.File = path
+	cfg.SetDefaults()
+	// The talker's samples at the file's rate and at the board's, plus
+	// buffers of a few KiB: far below the file's 96 MiB.
+	const bound = 2*4*MaxTalker + 4<<20
+	allocated := func(f func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	if got := allocated(func() {
+		if err := cfg.CheckFile(); err != nil {
+			t.Fatal(err)
+		}
+	}); got > bound {
+		t.Errorf("CheckFile of a %d MiB WAV allocated %d MiB, want under %d MiB", frames>>20, got>>20, bound>>20)
+	}
+	var b *Board
+	if got := allocated(func() {
+		if b, err = New(cfg, geom4, fmt4, Options{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}); got > bound {
+		t.Errorf("New with a %d MiB WAV allocated %d MiB, want under %d MiB", frames>>20, got>>20, bound>>20)
+	}
+	defer b.Close()
+	if n := len(b.talk.loop); n != MaxTalker {
+		t.Errorf("talker loops %d samples, want the first %d", n, MaxTalker)
 	}
 }
