@@ -135,6 +135,14 @@ func (m *Manager) Attach(g Gateway) {
 	m.mu.Unlock()
 }
 
+// SetOnRollback sets Options.OnRollback (the MQTT agent starts after the
+// Manager).
+func (m *Manager) SetOnRollback(f func(mqtt.ConfigResult)) {
+	m.mu.Lock()
+	m.o.OnRollback = f
+	m.mu.Unlock()
+}
+
 // Running returns the running config and its version.
 func (m *Manager) Running() (*provisioning.Resolved, int64) {
 	m.mu.Lock()
@@ -361,7 +369,22 @@ func (m *Manager) Reload(ctx context.Context) (*provisioning.Resolved, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	next, err := provisioning.Patched(data, syn, m.patch)
+	// The stored patch is read again too: `onairctl config forget` (or an
+	// operator's edit) and a SIGHUP take effect together.
+	patch := m.patch
+	if m.o.Store != nil {
+		rec, err := m.o.Store.Load()
+		if err != nil {
+			m.log.Error("provisioned config", "err", err)
+		}
+		patch = nil
+		if rec != nil {
+			if patch, err = provisioning.DecodePatch(rec.Patch); err != nil {
+				return nil, fmt.Errorf("stored provisioned config: %w", err)
+			}
+		}
+	}
+	next, err := provisioning.Patched(data, syn, patch)
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +394,7 @@ func (m *Manager) Reload(ctx context.Context) (*provisioning.Resolved, error) {
 		}
 	}
 	changed := len(Sections(&m.running.Config, &next.Config)) > 0
-	m.file, m.syn, m.running = data, syn, next
+	m.file, m.syn, m.running, m.patch = data, syn, next, patch
 	if changed {
 		m.version++
 		m.notify()

@@ -664,3 +664,22 @@ func redactBroker(b string) string {
 	u.User = nil
 	return u.String()
 }
+
+// PublishConfigResult publishes a result that was not asked for at that
+// moment: a rollback, after a config that could not join its room. Safe
+// from any goroutine; dropped while the broker is away.
+func (a *Agent) PublishConfigResult(res ConfigResult) {
+	a.mu.Lock()
+	c := a.client
+	a.mu.Unlock()
+	if c == nil {
+		return
+	}
+	if res.Applied == nil {
+		res.Applied = []string{}
+	}
+	if res.Errors == nil {
+		res.Errors = []FieldError{}
+	}
+	a.pubJSON(c, a.o.Topics.ConfigResult(), res)
+}
