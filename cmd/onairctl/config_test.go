@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onair-gateway/onair/provisioning/store"
 )
 
 func TestConfigCheckAndShow(t *testing.T) {
@@ -62,5 +64,39 @@ func TestConfigCheckAndShow(t *testing.T) {
 	mo.Reset()
 	if code := mainErr(context.Background(), []string{"-version"}, &mo, &me); code != 0 || !strings.HasPrefix(mo.String(), "onairctl ") {
 		t.Errorf("-version: exit %d, %q", code, mo.String())
+	}
+}
+
+func TestConfigForget(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	cfg := filepath.Join(dir, "onair.yaml")
+	doc := "device: {state_dir: " + state + "}\nroom: {url: \"ws://127.0.0.1:7880\", token: t}\n"
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := runConfig(context.Background(), []string{"forget", "-config", cfg}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "nothing provisioned") {
+		t.Fatalf("forget with no state: %q", out.String())
+	}
+	s, err := store.Open(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(store.Record{Version: 4, Patch: []byte(`{"room":{"room":"x"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := runConfig(context.Background(), []string{"forget", "-config", cfg}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "version 4") {
+		t.Fatalf("forget: %q", out.String())
+	}
+	if r, _ := s.Load(); r != nil {
+		t.Fatal("the stored patch survived forget")
 	}
 }
