@@ -19,7 +19,10 @@ import (
 // request or a result survives a broker that is briefly slow.
 const qos = 1
 
-// Client is one operator connection to the broker.
+// Client is one operator connection to the broker. Its methods may run
+// one after another or at the same time, except two that subscribe to the
+// same topics (two Watch, or two requests to one device) at once: a
+// subscription is keyed by its topic filter.
 type Client struct {
 	prefix string
 	mc     paho.Client
