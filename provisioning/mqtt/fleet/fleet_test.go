@@ -153,6 +153,11 @@ func TestProvision(t *testing.T) {
 		}
 	})
 	t.Run("all", func(t *testing.T) {
+		// A device gone offline (its Last Will) is asked too, and its
+		// silence is explained.
+		if err := wait(ctx, c.mc.Publish("onair/dev5/status", 1, true, mqtt.Offline), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
 		start := time.Now()
 		res, err := c.Provision(ctx, Target{All: true, Settle: settle}, patch, ProvisionOptions{Timeout: 2 * time.Second})
 		if err != nil {
@@ -162,14 +167,17 @@ func TestProvision(t *testing.T) {
 		for _, r := range res {
 			got[r.Device] = r
 		}
-		if len(res) != 4 || !got["dev1"].OK() || !got["dev2"].OK() {
+		if len(res) != 5 || !got["dev1"].OK() || !got["dev2"].OK() {
 			t.Fatalf("results %+v", res)
 		}
 		if r := got["dev3"]; r.OK() || r.Err != nil || len(r.Result.Errors) != 2 || r.Result.Errors[0].Path != "room.url" {
 			t.Errorf("refusing device: %+v", r)
 		}
-		if r := got["dev4"]; r.OK() || !errors.Is(r.Err, ErrNoAnswer) {
+		if r := got["dev4"]; r.OK() || !errors.Is(r.Err, ErrNoAnswer) || strings.Contains(r.Err.Error(), "offline") {
 			t.Errorf("silent device: %+v, want ErrNoAnswer", r)
+		}
+		if r := got["dev5"]; !errors.Is(r.Err, ErrNoAnswer) || !strings.HasSuffix(r.Err.Error(), "(its status is offline)") {
+			t.Errorf("offline device: %+v, want ErrNoAnswer saying it is offline", r)
 		}
 		if len(refusing.Sets()) != 1 || len(silent.WaitSets(t, 1)) != 1 {
 			t.Errorf("refusing and silent devices got %d and %d requests, want 1 each", len(refusing.Sets()), len(silent.Sets()))

@@ -69,26 +69,45 @@ func (t Target) Validate() error {
 
 // Resolve returns the ids the target names, sorted for All.
 func (c *Client) Resolve(ctx context.Context, t Target) ([]string, error) {
+	ids, _, err := c.resolve(ctx, t)
+	return ids, err
+}
+
+// resolve returns the ids the target names and, for All, the ids of the
+// devices whose status is offline.
+func (c *Client) resolve(ctx context.Context, t Target) ([]string, map[string]bool, error) {
 	if err := t.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !t.All {
-		return t.IDs, nil
+		return t.IDs, nil, nil
 	}
 	tab, err := c.Snapshot(ctx, t.Settle)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var ids []string
+	offline := map[string]bool{}
 	for _, d := range tab.Devices() {
 		if d.Status != "" {
 			ids = append(ids, d.ID)
 		}
+		if d.Status == mqtt.Offline {
+			offline[d.ID] = true
+		}
 	}
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("%w %q", ErrNoDevices, c.prefix)
+		return nil, nil, fmt.Errorf("%w %q", ErrNoDevices, c.prefix)
 	}
-	return ids, nil
+	return ids, offline, nil
+}
+
+// noAnswerWhy adds to a device's ErrNoAnswer that its status is offline.
+func noAnswerWhy(err error, offline bool) error {
+	if offline && errors.Is(err, ErrNoAnswer) {
+		return fmt.Errorf("%w (its status is offline)", err)
+	}
+	return err
 }
 
 // ProvisionOptions tune a Provision.
@@ -124,7 +143,7 @@ func (c *Client) Provision(ctx context.Context, t Target, patch json.RawMessage,
 	if err := CheckPatch(patch); err != nil {
 		return nil, err
 	}
-	ids, err := c.Resolve(ctx, t)
+	ids, offline, err := c.resolve(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +151,11 @@ func (c *Client) Provision(ctx context.Context, t Target, patch json.RawMessage,
 	for _, id := range ids {
 		patches[id] = patch
 	}
-	return c.provision(ctx, ids, patches, o)
+	res, err := c.provision(ctx, ids, patches, o)
+	for i := range res {
+		res[i].Err = noAnswerWhy(res[i].Err, offline[res[i].Device])
+	}
+	return res, err
 }
 
 // provision sends each device its own patch.
@@ -215,7 +238,7 @@ func (c *Client) Command(ctx context.Context, t Target, name string, args map[st
 	if _, ok := args["id"]; ok {
 		return nil, fmt.Errorf("command %s: argument \"id\" is the request id's", name)
 	}
-	ids, err := c.Resolve(ctx, t)
+	ids, offline, err := c.resolve(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +261,7 @@ func (c *Client) Command(ctx context.Context, t Target, name string, args map[st
 	out := make([]CommandResult, len(ids))
 	for i, id := range ids {
 		r := replies[i]
-		out[i] = CommandResult{Device: id, Err: r.err}
+		out[i] = CommandResult{Device: id, Err: noAnswerWhy(r.err, offline[id])}
 		if r.err == nil {
 			if err := json.Unmarshal(r.payload, &out[i].Result); err != nil {
 				out[i].Err = fmt.Errorf("result is not a command result: %v", err)

@@ -78,8 +78,10 @@ func (c *Client) Snapshot(ctx context.Context, settle time.Duration) (*Table, er
 // Watch keeps a table of every device under the prefix and calls
 // onChange, in the caller's goroutine, with the ids of the rows that
 // changed since the last call (sorted) and the table. Calls coalesce: a
-// slow onChange sees several changes at once, never a backlog. Watch
-// returns nil when ctx ends.
+// slow onChange sees several changes at once, never a backlog. A second
+// without a change brings a call with no ids, so a view can redraw what
+// ages (a state repeated unchanged moves only LastSeen, which is not a
+// change). Watch returns nil when ctx ends.
 func (c *Client) Watch(ctx context.Context, onChange func(changed []string, t *Table)) error {
 	t := NewTable(c.prefix)
 	var mu sync.Mutex
@@ -104,10 +106,14 @@ func (c *Client) Watch(ctx context.Context, onChange func(changed []string, t *T
 		return err
 	}
 	defer unsub()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-tick.C:
+			onChange(nil, t)
 		case <-notify:
 			mu.Lock()
 			ids := slices.Sorted(maps.Keys(pending))
