@@ -427,3 +427,43 @@ func TestTokenRefresh(t *testing.T) {
 		t.Errorf("Token returned %v after cancel, want nil", err)
 	}
 }
+
+// A broker restarted without persistence forgets the watch's
+// subscription; the client restores it on reconnect.
+func TestWatchSurvivesBrokerRestart(t *testing.T) {
+	b := mqtttest.Start(t)
+	c := connect(t, Options{Broker: b.URL()}, nil)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	rows := make(chan Device, 100)
+	go func() {
+		_ = c.Watch(ctx, func(changed []string, tab *Table) {
+			for _, id := range changed {
+				d, _ := tab.Device(id)
+				rows <- d
+			}
+		})
+	}()
+	pub := connect(t, Options{Broker: b.URL()}, nil)
+	if err := wait(ctx, pub.mc.Publish("onair/dev1/status", 1, true, mqtt.Online), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitRow(t, rows, func(d Device) bool { return d.ID == "dev1" && d.Status == mqtt.Online })
+	b.Restart()
+	// Publish until the watch sees it: both clients reconnect on their own
+	// schedule, and the broker keeps nothing from before.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_ = wait(ctx, pub.mc.Publish("onair/dev2/status", 1, true, mqtt.Online), time.Second)
+		select {
+		case d := <-rows:
+			if d.ID == "dev2" {
+				return
+			}
+		case <-time.After(500 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watch saw nothing 30 s after the broker restarted")
+		}
+	}
+}
