@@ -191,6 +191,7 @@ func TestFleetUsageErrors(t *testing.T) {
 		{[]string{"token", "-device", "a", "-api-key", "k", "-api-secret", "s", "-ttl", "30s"}, "-ttl: 30s is out of range 1m..24h"},
 	} {
 		t.Setenv("ONAIR_API_SECRET", "")
+		t.Setenv("ONAIR_MQTT_PASSWORD", "")
 		t.Setenv("ONAIR_E2EE_PASSPHRASE", "")
 		t.Setenv("ONAIR_E2EE_KEY", "")
 		code, out, errs := onairctl(t, tc.args...)

@@ -87,7 +87,7 @@ func (o Options) Validate() error {
 		errs = append(errs, conf.Errorf("-prefix", "%q must be 1..64 of letters, digits, '_', '-', '/' and not start with '/'", o.Prefix))
 	}
 	if o.Password.IsSet() && o.Username == "" {
-		errs = append(errs, conf.Errorf("-username", "required with a password"))
+		errs = append(errs, conf.Errorf("-username", "required with a password (-password or $ONAIR_MQTT_PASSWORD)"))
 	}
 	return errors.Join(errs...)
 }
