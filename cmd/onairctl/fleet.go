@@ -131,15 +131,20 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	f, ok := stdout.(*os.File)
 	tty := ok && term.IsTerminal(int(f.Fd())) && !*asJSON
-	if !tty && !*asJSON {
+	switch {
+	case tty:
+		fmt.Fprint(stdout, "\x1b[2J")
+	case !*asJSON:
 		fmt.Fprintln(stdout, tableHeader)
 	}
 	err = c.Watch(ctx, func(changed []string, tab *fleet.Table) {
 		switch {
 		case tty:
-			// Home, clear, draw: the table is redrawn in place.
-			fmt.Fprint(stdout, "\x1b[H\x1b[2J")
-			_ = writeTable(stdout, tab.Devices())
+			// Redrawn in place without flicker: home, each line cleared
+			// to its end, then the rest of the screen.
+			var b strings.Builder
+			_ = writeTable(&b, tab.Devices())
+			fmt.Fprint(stdout, "\x1b[H"+strings.ReplaceAll(b.String(), "\n", "\x1b[K\n")+"\x1b[J")
 		default:
 			for _, id := range changed {
 				d, _ := tab.Device(id)
