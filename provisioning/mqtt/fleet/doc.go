@@ -21,7 +21,9 @@
 //     the result carrying that id; a device that does not answer within the
 //     timeout gets ErrNoAnswer.
 //   - Token mints a join token per device and pushes it; with Refresh it
-//     pushes a new one at 2/3 of the TTL until its context ends.
+//     pushes a new one at 2/3 of the TTL until its context ends, and with
+//     All looks for new devices every Rediscover. The injected clock
+//     schedules these rounds; network waits use context deadlines.
 //
 // Goroutines: paho's own (network, routing). Message handlers never block
 // and never publish (paho's advice): they decode, update state under a

@@ -467,3 +467,44 @@ func TestWatchSurvivesBrokerRestart(t *testing.T) {
 		}
 	}
 }
+
+// With -all, a refreshing Token finds a device that appeared after it
+// started and gives it a token at once, without waiting for the others'
+// refresh.
+func TestTokenRefreshFindsNewDevices(t *testing.T) {
+	b := mqtttest.Start(t)
+	fleettest.Start(t, fleettest.Config{Broker: b.URL(), ID: "dev1"})
+	clock := clockwork.NewFakeClock()
+	c := connect(t, Options{Broker: b.URL()}, clock)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	rounds := make(chan []TokenPush, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Token(ctx, Target{All: true, Settle: settle}, TokenOptions{APIKey: "k", APISecret: "s", TTL: time.Hour, Refresh: true, Settle: settle},
+			func(p []TokenPush) { rounds <- p })
+	}()
+	if first := <-rounds; len(first) != 1 || first[0].Device != "dev1" || !first[0].OK() {
+		t.Fatalf("first round %+v", first)
+	}
+	dev2 := fleettest.Start(t, fleettest.Config{Broker: b.URL(), ID: "dev2"})
+	if err := clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(Rediscover)
+	var second []TokenPush
+	select {
+	case second = <-rounds:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no token round for the new device after Rediscover")
+	}
+	if len(second) != 1 || second[0].Device != "dev2" || !second[0].OK() {
+		t.Fatalf("second round %+v, want dev2 alone", second)
+	}
+	if c := pushedClaims(t, dev2.WaitSets(t, 1)[0], "k", "s"); c.Identity != "dev2" {
+		t.Errorf("claims %+v", c)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Token returned %v after cancel", err)
+	}
+}

@@ -16,6 +16,10 @@ import (
 	"github.com/onair-gateway/onair/conf"
 )
 
+// Rediscover is how often Token with Refresh and Target.All looks for
+// devices that appeared since it started.
+const Rediscover = time.Minute
+
 // TokenOptions say how to mint and push join tokens.
 type TokenOptions struct {
 	// APIKey and APISecret sign the tokens. Required.
@@ -27,7 +31,8 @@ type TokenOptions struct {
 	// device's retained <prefix>/<id>/config.
 	Room string
 	// Refresh pushes a fresh token at 2/3 of the TTL, until the context
-	// ends; a failed push is retried after min(TTL/6, 1 min).
+	// ends; a failed push is retried after min(TTL/6, 1 min). With
+	// Target.All, devices that appear later are found within Rediscover.
 	Refresh bool
 	// Timeout is how long each device has to answer a push. Default:
 	// DefaultTimeout.
@@ -142,12 +147,29 @@ func (c *Client) Token(ctx context.Context, t Target, o TokenOptions, report fun
 				first = due[id]
 			}
 		}
+		wake := first.Sub(c.clock.Now())
+		if t.All {
+			wake = min(wake, Rediscover)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-c.clock.After(first.Sub(c.clock.Now())):
+		case <-c.clock.After(wake):
 		}
 		now = c.clock.Now()
+		if t.All {
+			// A device that appeared since gets its first token now; one
+			// whose status was cleared is dropped. A failed look keeps
+			// the list.
+			if fresh, err := c.Resolve(ctx, t); err == nil {
+				for _, id := range fresh {
+					if _, ok := due[id]; !ok {
+						due[id] = now
+					}
+				}
+				ids = fresh
+			}
+		}
 	}
 }
 
