@@ -40,6 +40,12 @@ func commands() map[string]command {
 		"encode":  {"run a board's speak path on a WAV file and write Ogg Opus", runEncode},
 		"config":  {"check a config file, or show it with defaults applied (secrets redacted)", runConfig},
 		"version": {"print the version", runVersion},
+
+		// The MQTT fleet commands (fleet.go).
+		"watch":     {"show every device under an MQTT prefix, live or as one snapshot", runWatch},
+		"provision": {"push a config patch to devices over MQTT and collect each result", runProvision},
+		"cmd":       {"send a command (mute, onair, identify, ...) to devices over MQTT", runCmd},
+		"token":     {"mint LiveKit join tokens for devices and push them over MQTT", runToken},
 	}
 }
 
@@ -52,7 +58,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintf(w, "\nRun onairctl <command> -h for a command's flags.\n")
 }
