@@ -63,7 +63,7 @@ func TestWatchOnce(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID ") {
 		t.Fatalf("table:\n%s", out)
 	}
-	for _, want := range []string{"dev1", "Studio A", "online", "idle", "news", "-20.5 dBFS", "1.5%", "23ms", "1.2.3"} {
+	for _, want := range []string{"dev1", "Studio A", "online", "live", "news", "-20.5 dBFS", "1.5%", "23ms", "1.2.3"} {
 		if !strings.Contains(lines[1], want) {
 			t.Errorf("row %q lacks %q", lines[1], want)
 		}

@@ -55,7 +55,7 @@ func TestSnapshotTable(t *testing.T) {
 		t.Fatalf("devices %+v, want dev1 and dev2", devs)
 	}
 	d := devs[0]
-	want := Device{ID: "dev1", Name: "Studio A", Status: "online", State: "idle", Room: "news", LevelDBFS: -20.5,
+	want := Device{ID: "dev1", Name: "Studio A", Status: "online", State: "live", Room: "news", LevelDBFS: -20.5,
 		Loss: 0.015, RTT: 23 * time.Millisecond, Version: "1.2.3", ConfigVersion: 1, LastSeen: d.LastSeen}
 	if d != want {
 		t.Errorf("row\n got %+v\nwant %+v", d, want)
@@ -82,7 +82,7 @@ func TestWatchSeesChanges(t *testing.T) {
 	// The watch subscribes asynchronously; the device's retained topics
 	// reach it whether it starts before or after.
 	fleettest.Start(t, fleettest.Config{Broker: b.URL(), ID: "dev1"})
-	waitRow(t, rows, func(d Device) bool { return d.Status == mqtt.Online && d.State == "idle" })
+	waitRow(t, rows, func(d Device) bool { return d.Status == mqtt.Online && d.State == "live" })
 	cmdClient := connect(t, Options{Broker: b.URL()}, nil)
 	res, err := cmdClient.Command(ctx, Target{IDs: []string{"dev1"}}, mqtt.CmdMute, map[string]any{"on": true}, 0)
 	if err != nil || !res[0].OK() {

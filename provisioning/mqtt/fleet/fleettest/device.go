@@ -1,28 +1,25 @@
-// Package fleettest is a stand-in device for tests of the fleet tools. It
-// is the peer of those tests, not the device agent: over a real broker it
-// follows the wire contract of provisioning/mqtt (retained status, state
-// and config; a result for every config/set and command), and can be told
-// to refuse patches or to stay silent, so fleet and onairctl are tested on
-// their own. End-to-end tests with the real agent live beside the agent.
-//
-// A Device owns one goroutine, which answers requests (paho's handlers
-// only queue them) and ends when the test does.
+// Package fleettest runs devices for tests of the fleet tools: each is the
+// real MQTT agent (provisioning/mqtt) over a real broker, with a scripted
+// device behind it instead of a gateway, so fleet and onairctl are tested
+// against the agent's own answers without a sound card or a room. A device
+// can be told to refuse patches, fail commands or hang. End-to-end tests
+// with onaird itself live in cmd/onaird.
 package fleettest
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
+	"log/slog"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/onair-gateway/onair/provisioning/mqtt"
 )
 
-// Config describes a stand-in device.
+// Config describes a device.
 type Config struct {
 	// Broker is the broker URL; TLS its TLS settings (nil for plain).
 	Broker string
@@ -36,7 +33,7 @@ type Config struct {
 	Refuse []mqtt.FieldError
 	// CmdError, when set, fails every command with this error.
 	CmdError string
-	// Silent answers nothing (a device that hangs, or is not there).
+	// Silent hangs on every request until the test ends: no answer.
 	Silent bool
 }
 
@@ -46,13 +43,12 @@ type Command struct {
 	Args map[string]any
 }
 
-// Device is a stand-in device connected to the broker.
+// Device is a scripted device behind a real agent.
 type Device struct {
-	cfg    Config
-	topics mqtt.Topics
-	mc     paho.Client
-	in     chan paho.Message
-	done   chan struct{}
+	cfg   Config
+	agent *mqtt.Agent
+	done  chan struct{}
+	ping  chan struct{} // the agent's Changed
 
 	mu      sync.Mutex // guards the fields below
 	sets    []mqtt.ConfigSet
@@ -63,8 +59,8 @@ type Device struct {
 	changed chan struct{} // closed and replaced on every request
 }
 
-// Start connects a device, publishes its retained status, state and
-// config, and answers requests until the test ends.
+// Start connects a device and returns once its retained status, state and
+// config are published; it answers requests until the test ends.
 func Start(t testing.TB, c Config) *Device {
 	t.Helper()
 	if c.Prefix == "" {
@@ -76,39 +72,33 @@ func Start(t testing.TB, c Config) *Device {
 	if c.Version == "" {
 		c.Version = "test"
 	}
-	d := &Device{cfg: c, topics: mqtt.Topics{Prefix: c.Prefix, ID: c.ID}, in: make(chan paho.Message, 256),
-		done: make(chan struct{}), version: 1, changed: make(chan struct{})}
-	o := paho.NewClientOptions().AddBroker(c.Broker).SetClientID("fleettest-"+c.ID).
-		SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5*time.Second).
-		SetWill(d.topics.Status(), mqtt.Offline, 1, true)
-	if c.TLS != nil {
-		o.SetTLSConfig(c.TLS)
-	}
-	d.mc = paho.NewClient(o)
-	if tok := d.mc.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("fleettest %s: connect: %v", c.ID, tok.Error())
-	}
-	queue := func(_ paho.Client, m paho.Message) {
-		select {
-		case d.in <- m:
-		default:
-			t.Errorf("fleettest %s: request queue full, dropped %s", c.ID, m.Topic())
-		}
-	}
-	tok := d.mc.SubscribeMultiple(map[string]byte{d.topics.ConfigSet(): 1, d.topics.Cmd("+"): 1}, queue)
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("fleettest %s: subscribe: %v", c.ID, tok.Error())
-	}
-	d.publish(d.topics.Status(), true, []byte(mqtt.Online))
-	d.publishState()
-	d.publishConfig()
-	go d.serve()
+	d := &Device{cfg: c, done: make(chan struct{}), ping: make(chan struct{}, 1), version: 1, changed: make(chan struct{})}
+	d.agent = mqtt.New(mqtt.Options{
+		Broker: c.Broker, ClientID: "fleettest-" + c.ID, TLS: c.TLS, Keepalive: 5 * time.Second,
+		Topics: mqtt.Topics{Prefix: c.Prefix, ID: c.ID}, Discovery: false, DiscoveryPrefix: "homeassistant",
+		Info:   mqtt.Info{Name: c.Name, Board: "sim", Version: c.Version},
+		Logger: slog.New(slog.DiscardHandler), MaxReconnect: time.Second,
+	}, d)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); d.agent.Run(ctx) }()
 	t.Cleanup(func() {
 		close(d.done)
-		d.mc.Disconnect(100)
+		cancel()
+		<-stopped
 	})
+	deadline := time.Now().Add(20 * time.Second)
+	for d.agent.Stats().StatePublishes == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("fleettest %s: agent not connected after 20 s", c.ID)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	return d
 }
+
+// Agent is the device's agent.
+func (d *Device) Agent() *mqtt.Agent { return d.agent }
 
 // Sets returns the config requests received so far.
 func (d *Device) Sets() []mqtt.ConfigSet {
@@ -143,54 +133,65 @@ func (d *Device) WaitSets(t testing.TB, n int) []mqtt.ConfigSet {
 	}
 }
 
-func (d *Device) serve() {
-	for {
-		select {
-		case <-d.done:
-			return
-		case m := <-d.in:
-			d.handle(m)
-		}
+// State implements mqtt.Device.
+func (d *Device) State() ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	state := "live"
+	if d.onAir {
+		state = "onair"
 	}
+	if d.muted {
+		state = "muted"
+	}
+	return json.Marshal(map[string]any{
+		"device": d.cfg.ID, "name": d.cfg.Name, "state": state, "on_air": d.onAir && !d.muted, "muted": d.muted,
+		"room": d.cfg.Room, "backend": "livekit", "version": d.cfg.Version, "board": "sim",
+		"uptime_s": 12.5, "config_version": d.version,
+		"out_level":  map[string]any{"peak_dbfs": -12.0, "rms_dbfs": -20.5},
+		"room_stats": map[string]any{"session": map[string]any{"rtt_ns": int64(23 * time.Millisecond), "fraction_lost": 0.015}},
+	})
 }
 
-func (d *Device) handle(m paho.Message) {
-	_, rest, _ := mqtt.SplitTopic(d.cfg.Prefix, m.Topic())
-	if rest == "config/set" {
-		var req mqtt.ConfigSet
-		if json.Unmarshal(m.Payload(), &req) != nil {
-			return
+// Config implements mqtt.Device.
+func (d *Device) Config() ([]byte, int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b, _ := json.Marshal(map[string]any{
+		"device": map[string]any{"id": d.cfg.ID, "name": d.cfg.Name},
+		"room":   map[string]any{"room": d.cfg.Room, "token": "[redacted]"},
+	})
+	return b, d.version
+}
+
+// Changed implements mqtt.Device.
+func (d *Device) Changed() <-chan struct{} { return d.ping }
+
+// ApplyConfig implements mqtt.Device.
+func (d *Device) ApplyConfig(ctx context.Context, req mqtt.ConfigSet) mqtt.ConfigResult {
+	d.mu.Lock()
+	d.sets = append(d.sets, req)
+	res := mqtt.ConfigResult{ID: req.ID, OK: d.cfg.Refuse == nil, Errors: d.cfg.Refuse, Version: d.version}
+	if res.OK {
+		d.version++
+		res.Version = d.version
+		var patch map[string]json.RawMessage
+		_ = json.Unmarshal(req.Config, &patch)
+		for k := range patch {
+			res.Applied = append(res.Applied, k)
 		}
-		d.mu.Lock()
-		d.sets = append(d.sets, req)
-		res := mqtt.ConfigResult{ID: req.ID, OK: d.cfg.Refuse == nil, Errors: d.cfg.Refuse, Version: d.version}
-		if res.OK {
-			d.version++
-			res.Version = d.version
-			var patch map[string]json.RawMessage
-			_ = json.Unmarshal(req.Config, &patch)
-			for k := range patch {
-				res.Applied = append(res.Applied, k)
-			}
-			sort.Strings(res.Applied)
-		}
-		d.notifyLocked()
-		d.mu.Unlock()
-		if !d.cfg.Silent {
-			b, _ := json.Marshal(res)
-			d.publish(d.topics.ConfigResult(), false, b)
-		}
-		return
+		sort.Strings(res.Applied)
 	}
-	name := rest[len("cmd/"):]
-	if name == "result" {
-		return // cmd/+ matches the device's own results too
-	}
+	d.notifyLocked()
+	d.mu.Unlock()
+	d.hang(ctx)
+	return res
+}
+
+// Command implements mqtt.Device.
+func (d *Device) Command(ctx context.Context, name string, payload []byte) error {
 	var args map[string]any
-	if json.Unmarshal(m.Payload(), &args) != nil {
-		return
-	}
-	id, _ := args["id"].(string)
+	_ = json.Unmarshal(payload, &args)
 	delete(args, "id")
 	d.mu.Lock()
 	d.cmds = append(d.cmds, Command{Name: name, Args: args})
@@ -204,48 +205,33 @@ func (d *Device) handle(m paho.Message) {
 	}
 	d.notifyLocked()
 	d.mu.Unlock()
-	if d.cfg.Silent {
+	d.hang(ctx)
+	if !ok {
+		return &cmdError{d.cfg.CmdError}
+	}
+	return nil
+}
+
+type cmdError struct{ s string }
+
+func (e *cmdError) Error() string { return e.s }
+
+// hang blocks a Silent device's answer until the test ends.
+func (d *Device) hang(ctx context.Context) {
+	if !d.cfg.Silent {
 		return
 	}
-	b, _ := json.Marshal(mqtt.CmdResult{ID: id, Cmd: name, OK: ok, Error: d.cfg.CmdError})
-	d.publish(d.topics.CmdResult(), false, b)
-	d.publishState()
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+	}
 }
 
 func (d *Device) notifyLocked() {
 	close(d.changed)
 	d.changed = make(chan struct{})
-}
-
-func (d *Device) publishState() {
-	d.mu.Lock()
-	state := "idle"
-	if d.onAir {
-		state = "on_air"
+	select {
+	case d.ping <- struct{}{}:
+	default:
 	}
-	s := map[string]any{
-		"device": d.cfg.ID, "name": d.cfg.Name, "state": state, "on_air": d.onAir, "muted": d.muted,
-		"room": d.cfg.Room, "backend": "livekit", "version": d.cfg.Version, "board": "sim",
-		"uptime_s": 12.5, "config_version": d.version,
-		"out_level":  map[string]any{"peak_dbfs": -12.0, "rms_dbfs": -20.5},
-		"room_stats": map[string]any{"session": map[string]any{"rtt_ns": int64(23 * time.Millisecond), "fraction_lost": 0.015}},
-	}
-	d.mu.Unlock()
-	b, _ := json.Marshal(s)
-	d.publish(d.topics.State(), true, b)
-}
-
-func (d *Device) publishConfig() {
-	b, _ := json.Marshal(map[string]any{
-		"version": d.version,
-		"device":  map[string]any{"id": d.cfg.ID, "name": d.cfg.Name},
-		"room":    map[string]any{"room": d.cfg.Room, "token": "<redacted>"},
-	})
-	d.publish(d.topics.Config(), true, b)
-}
-
-// publish sends and waits for the broker: it runs on the device's
-// goroutine or the test's, never in a paho handler.
-func (d *Device) publish(topic string, retained bool, payload []byte) {
-	d.mc.Publish(topic, 1, retained, payload).WaitTimeout(5 * time.Second)
 }
