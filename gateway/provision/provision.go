@@ -216,6 +216,7 @@ func (m *Manager) ApplyPatch(ctx context.Context, req mqtt.ConfigSet) mqtt.Confi
 		}
 		return res
 	}
+	tokenReplacesKey(patch)
 	base, err := provisioning.Tree(m.file, m.syn)
 	if err != nil {
 		return fail("", "config file: "+err.Error())
@@ -253,6 +254,25 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// tokenReplacesKey makes a patch that sets room.token also drop
+// room.api_key and room.api_secret, unless it sets them itself: a pushed
+// token replaces minting on the device (onairctl token), so a fleet's
+// devices never keep the API secret, and a config may not have both.
+func tokenReplacesKey(patch map[string]any) {
+	rm, ok := patch["room"].(map[string]any)
+	if !ok {
+		return
+	}
+	if tok, ok := rm["token"].(string); !ok || tok == "" {
+		return
+	}
+	for _, k := range []string{"api_key", "api_secret"} {
+		if _, set := rm[k]; !set {
+			rm[k] = nil
+		}
+	}
 }
 
 // apply stores diff as the new patch, applies next, and on failure puts

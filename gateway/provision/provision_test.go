@@ -219,3 +219,25 @@ func TestRollbackWhenRoomCannotJoin(t *testing.T) {
 		t.Fatal("forget left a stored patch")
 	}
 }
+
+// A pushed token replaces the API key the file gave the device, as
+// onairctl token does for a fleet: the secret leaves the device.
+func TestTokenPatchDropsAPIKey(t *testing.T) {
+	f := newFixture(t)
+	m, g := f.manager(t, nil)
+	tok := f.srv.Token("dev1", "a", true)
+	res := m.ApplyPatch(context.Background(), set("t1", 0, `{"room":{"token":"`+tok+`"}}`))
+	if !res.OK {
+		t.Fatalf("token patch: %+v", res)
+	}
+	r, _ := m.Running()
+	if r.Room.APIKey != "" || r.Room.APISecret.IsSet() || r.Room.Token.Reveal() != tok {
+		t.Fatalf("after the token patch: api_key %q, secret set %v", r.Room.APIKey, r.Room.APISecret.IsSet())
+	}
+	waitJoined(t, g)
+	st, _ := store.Open(f.dir)
+	rec, _ := st.Load()
+	if !strings.Contains(string(rec.Patch), `"api_secret":null`) {
+		t.Fatalf("stored patch does not drop the secret: %s", rec.Patch)
+	}
+}
