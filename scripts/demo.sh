@@ -62,6 +62,24 @@ busy "$port" || { echo "demo: livekit-server did not listen within 10 s" >&2; ex
 
 sed -e "s#ws://127.0.0.1:7880#ws://127.0.0.1:$port#" -e "s#file: testdata/#file: $root/testdata/#" examples/sim.yaml > "$work/onair.yaml"
 chmod 600 "$work/onair.yaml"
+sed -i "s#state_dir: /var/lib/onair#state_dir: $work/state#" "$work/onair.yaml"
+
+# With Debian's mosquitto installed, the demo device is also provisioned
+# and watched over MQTT, as a fleet is.
+mosq=$(command -v mosquitto || ls /usr/sbin/mosquitto 2>/dev/null || true)
+mqport=""
+if [ -n "$mosq" ]; then
+  mqport=$((port + 5))
+  while busy "$mqport"; do mqport=$((mqport + 1)); done
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mqport" > "$work/mosquitto.conf"
+  [ "$(id -u)" -eq 0 ] && echo "user root" >> "$work/mosquitto.conf"
+  echo "demo: starting mosquitto on 127.0.0.1:$mqport"
+  "$mosq" -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
+  pids+=($!)
+  sed -i -e "s#broker: \"\" *\(.*\)#broker: tcp://127.0.0.1:$mqport#" "$work/onair.yaml"
+else
+  echo "demo: mosquitto not installed: no MQTT view (apt-get install mosquitto)"
+fi
 passphrase=$(sed -n 's/^ *passphrase: *\([^ #]*\).*/\1/p' "$work/onair.yaml" | head -1)
 echo "demo: starting onaird on the simulated board (examples/sim.yaml): speech from testdata/speech48k.wav, on air after 1 s"
 bin/onaird -config "$work/onair.yaml" -log-format text < /dev/null > "$work/onaird.log" 2>&1 &
@@ -72,5 +90,11 @@ listen=(bin/onairctl listen -url "ws://127.0.0.1:$port" -room demo -api-key devk
 [ -n "${DEMO_SECONDS:-}" ] && listen+=(-duration "${DEMO_SECONDS}s")
 # The passphrase goes in the environment, out of ps, as README advises.
 ONAIR_E2EE_PASSPHRASE="$passphrase" "${listen[@]}" &
-pids+=($!)
-wait "${pids[2]}" || true
+listener=$!
+pids+=($listener)
+if [ -n "$mqport" ]; then
+  (sleep 4; echo; echo "demo: the fleet's view over MQTT (onairctl watch -once):"
+   bin/onairctl watch -once -broker "tcp://127.0.0.1:$mqport" || true; echo) &
+  pids+=($!)
+fi
+wait "$listener" || true
