@@ -16,15 +16,13 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/net/livekit/lkauth"
 	"github.com/onair-gateway/onair/net/room"
 )
 
 // ErrTokenExpired is wrapped by the JoinError of a join whose configured
 // token has expired; it is caught on the device, before any network.
 var ErrTokenExpired = errors.New("livekit: token expired")
-
-// errBadToken is wrapped when a configured token cannot be read as a JWT.
-var errBadToken = room.ErrBadToken
 
 // token returns the join token for one join: the configured one (checked
 // for expiry on the device), or a fresh one minted with the API key.
@@ -63,7 +61,7 @@ func (r *Room) token(now time.Time) (string, error) {
 // the server verifies; the device only wants to know early that retrying is
 // pointless. A token without exp yields the zero time.
 func tokenExpiry(tok string) (time.Time, error) {
-	c, err := room.ReadToken(tok)
+	c, err := lkauth.Read(tok)
 	return c.Expires, err
 }
 
@@ -82,7 +80,7 @@ func (r *Room) classify(ctx context.Context, token string, joinErr error) error 
 	status, retryAfter, body, err := r.validate(ctx, token)
 	if err != nil {
 		// Server unreachable: the join error says it best.
-		return &room.JoinError{Op: op, Err: joinErr}
+		return &room.JoinError{Op: op, Unreachable: true, Err: joinErr}
 	}
 	je := &room.JoinError{Op: op, Status: status, RetryAfter: retryAfter, Err: joinErr}
 	switch {

@@ -104,14 +104,71 @@ func TestSupervisorProbeAnsweringServerWaits(t *testing.T) {
 	if n := r.joinCount(); n != 1 {
 		t.Fatalf("joined again after 5 s of a %v backoff with the server answering", c.RetryIn)
 	}
-	if r.probeCount() != 5 {
-		t.Errorf("%d probes in 5 s, want 5", r.probeCount())
+	if r.probeCount() != 6 {
+		t.Errorf("%d probes in 5 s, want 6 (one at once, then one a second)", r.probeCount())
 	}
 	h.clock.Advance(c.RetryIn)
 	h.waitState(StateConnected)
 	if st := h.sup.Stats(); st.EarlyJoins != 0 {
 		t.Errorf("EarlyJoins = %d, want 0", st.EarlyJoins)
 	}
+}
+
+// TestSupervisorServerBackBeforeFirstProbe: the server went down with the
+// session and is back before the wait's second probe. The first probe, at
+// once, saw it down, so the one a second later joins; before, the wait's
+// first probe came after a second, found the server answering, and the
+// device slept out the whole backoff.
+func TestSupervisorServerBackBeforeFirstProbe(t *testing.T) {
+	r := &probingRoom{scriptRoom: &scriptRoom{}, up: true}
+	s1, s2 := newTestSession(), newTestSession()
+	r.add(step{sess: s1}, step{sess: s2})
+	h := start(t, r, slowBackoff)
+	h.waitState(StateConnected)
+
+	r.setUp(false)
+	s1.end(errNet)
+	h.waitState(StateReconnecting)
+	h.clock.block(t, 2) // the backoff and the probe timer, after the first probe
+	if n := r.probeCount(); n != 1 {
+		t.Fatalf("%d probes before the clock moved, want 1 at once", n)
+	}
+	r.setUp(true)
+	h.clock.Advance(time.Second)
+	h.waitState(StateConnected)
+	if st := h.sup.Stats(); st.EarlyJoins != 1 || st.JoinAttempts != 2 {
+		t.Errorf("EarlyJoins %d, JoinAttempts %d; want 1 and 2", st.EarlyJoins, st.JoinAttempts)
+	}
+}
+
+// TestSupervisorUnreachableJoinIsEvidence: a join that could not reach the
+// server at all counts as the server seen down, so a server that answers
+// the wait's first probe is joined at once, with no clock advance. If that
+// join fails unreachable again while probes succeed (a server that answers
+// probes but not joins), the next wait needs a probe to see it down and
+// otherwise sleeps out its backoff: no rejoin loop without a pause.
+func TestSupervisorUnreachableJoinIsEvidence(t *testing.T) {
+	r := &probingRoom{scriptRoom: &scriptRoom{}, up: true}
+	unreachable := &JoinError{Op: "signal", Unreachable: true, Err: errNet}
+	s1 := newTestSession()
+	r.add(step{err: unreachable}, step{err: unreachable}, step{sess: s1})
+	h := start(t, r, slowBackoff)
+	h.clock.block(t, 2) // the second wait: backoff and probe timer
+	if n := r.joinCount(); n != 2 {
+		t.Fatalf("%d joins before the clock moved, want 2 (the second at once)", n)
+	}
+	if st := h.sup.Stats(); st.EarlyJoins != 1 {
+		t.Errorf("EarlyJoins = %d, want 1", st.EarlyJoins)
+	}
+	for i := 0; i < 5; i++ {
+		h.clock.Advance(time.Second)
+		h.clock.block(t, 2)
+	}
+	if n := r.joinCount(); n != 2 {
+		t.Fatalf("%d joins: the second unreachable failure was trusted again", n)
+	}
+	h.clock.Advance(time.Minute)
+	h.waitState(StateConnected)
 }
 
 // TestSupervisorNoProbeOnPermanentError: a refused token is not cured by

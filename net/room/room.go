@@ -89,7 +89,12 @@ type JoinError struct {
 	Permanent bool
 	// RetryAfter is the server's Retry-After, if it sent one.
 	RetryAfter time.Duration
-	Err        error
+	// Unreachable means no answer came from the server at all (refused
+	// connection, no route, timeout): the server is down. The Supervisor's
+	// backoff wait then joins as soon as a probe finds the server
+	// answering, even the first probe.
+	Unreachable bool
+	Err         error
 }
 
 func (e *JoinError) Error() string {

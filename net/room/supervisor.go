@@ -157,6 +157,7 @@ type Supervisor struct {
 	denied   bool   // publishing denied in the current session; Run's goroutine only
 	dropMark uint64 // Dropped when the last session started; Run's goroutine only
 	wasUp    bool   // a session has been up; Run's goroutine only
+	trusted  bool   // the last wait ended early on the join's evidence alone; Run's goroutine only
 }
 
 // current wraps the live session so it can sit behind an atomic.Pointer.
@@ -306,11 +307,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 }
 
-// retry is the wait before the next join, and whether it may be cut short
-// by a probe (not after a permanent error: the server answers, and refuses).
+// retry is the wait before the next join, whether it may be cut short by a
+// probe (not after a permanent error: the server answers, and refuses), and
+// whether the failure itself showed the server down.
 type retry struct {
 	wait  time.Duration
 	probe bool
+	down  bool
 }
 
 // failed reports a failed join or a lost session and returns the wait before
@@ -331,13 +334,21 @@ func (s *Supervisor) failed(bo *backoff, err error) retry {
 		st = StateReconnecting
 	}
 	s.setState(st, err.Error(), err, d)
-	return retry{wait: d, probe: true}
+	// An unreachable server is evidence enough that it was down, unless
+	// the last wait already trusted that evidence and the join failed the
+	// same way again: then a probe must see the server down first, so a
+	// server that answers probes but not joins cannot make the Supervisor
+	// rejoin without a pause.
+	down := je != nil && je.Unreachable && !s.trusted
+	return retry{wait: d, probe: true, down: down}
 }
 
 // wait sleeps r.wait on the clock; it returns false if ctx ended first. When
-// r.probe allows, it probes a Room that is a Prober and returns early once
-// a server that was down answers again.
+// r.probe allows, it probes a Room that is a Prober at once and then every
+// ProbeInterval, and returns early once a server that was down (seen so by
+// a probe, or by r.down) answers again.
 func (s *Supervisor) wait(ctx context.Context, r retry) bool {
+	s.trusted = false
 	d := r.wait
 	p, ok := s.room.(Prober)
 	if !ok || !r.probe || s.cfg.ProbeInterval <= 0 || d <= s.cfg.ProbeInterval {
@@ -349,29 +360,28 @@ func (s *Supervisor) wait(ctx context.Context, r retry) bool {
 		}
 	}
 	end := s.clock.After(d)
-	tick := s.clock.After(s.cfg.ProbeInterval)
-	down := false
+	down, seen := r.down, false // seen: a probe of ours found the server down
 	for {
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := p.Probe(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return false
+		}
+		if err != nil {
+			down, seen = true, true
+		} else if down {
+			s.early.Add(1)
+			s.trusted = !seen
+			s.log.Info("the server answers again; joining before the backoff ends")
+			return true
+		}
 		select {
 		case <-ctx.Done():
 			return false
 		case <-end:
 			return true
-		case <-tick:
-			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-			err := p.Probe(pctx)
-			cancel()
-			if ctx.Err() != nil {
-				return false
-			}
-			if err != nil {
-				down = true
-			} else if down {
-				s.early.Add(1)
-				s.log.Info("the server answers again; joining before the backoff ends")
-				return true
-			}
-			tick = s.clock.After(s.cfg.ProbeInterval)
+		case <-s.clock.After(s.cfg.ProbeInterval):
 		}
 	}
 }

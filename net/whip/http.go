@@ -77,7 +77,7 @@ func (r *Room) send(ctx context.Context, method string, u *url.URL, contentType 
 		}
 		resp, err := r.client.Do(req)
 		if err != nil {
-			return nil, &room.JoinError{Op: "http", Err: r.transportError(method, cur, err)}
+			return nil, &room.JoinError{Op: "http", Unreachable: ctx.Err() == nil, Err: r.transportError(method, cur, err)}
 		}
 		if resp.StatusCode == http.StatusTemporaryRedirect || resp.StatusCode == http.StatusPermanentRedirect {
 			loc := resp.Header.Get("Location")

@@ -179,6 +179,7 @@ func TestJoinHTTPErrors(t *testing.T) {
 		retryAfter time.Duration
 		is         error
 		contains   string
+		lacks      string // the message must not say this
 		deletes    bool
 	}{
 		{name: "401 json echoing the token", h: reply(401, "application/json", `{"error":"token secret-token has expired"}`),
@@ -212,7 +213,9 @@ func TestJoinHTTPErrors(t *testing.T) {
 		{name: "201 huge body", h: reply(201, contentTypeSDP, bigSDP, "Location", "/r/1"), op: "signal", status: 201,
 			is: ErrBadAnswer, contains: "larger than", deletes: true},
 		{name: "201 Location not http", h: reply(201, contentTypeSDP, videoOnly, "Location", "ftp://x/r/1"), op: "signal",
-			status: 201, is: ErrNoLocation},
+			status: 201, is: ErrBadLocation, contains: `Location that is not an http(s) URL: "ftp://x/r/1"`, lacks: "without"},
+		{name: "201 Location javascript", h: reply(201, contentTypeSDP, videoOnly, "Location", "javascript:alert(1)"), op: "signal",
+			status: 201, is: ErrBadLocation, contains: `not an http(s) URL: "javascript:alert(1)"`, lacks: "without"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var mu sync.Mutex
@@ -250,6 +253,9 @@ func TestJoinHTTPErrors(t *testing.T) {
 			}
 			if !strings.Contains(msg, c.contains) {
 				t.Errorf("message %q lacks %q", msg, c.contains)
+			}
+			if c.lacks != "" && strings.Contains(msg, c.lacks) {
+				t.Errorf("message %q says %q", msg, c.lacks)
 			}
 			if strings.Contains(msg, token) {
 				t.Errorf("message %q leaks the token", msg)

@@ -28,6 +28,10 @@ var (
 	// ErrNoLocation: the endpoint answered 201 Created without the
 	// Location header that names the WHIP session (RFC 9725 §4.2).
 	ErrNoLocation = errors.New("whip: 201 Created without a Location header")
+	// ErrBadLocation: the endpoint answered 201 Created with a Location
+	// that is not an http(s) URL (javascript:, ftp:, a bad escape), so
+	// there is no WHIP session to talk to.
+	ErrBadLocation = errors.New("whip: 201 Created with a Location that is not an http(s) URL")
 	// ErrBadAnswer: the endpoint's answer is not a usable SDP answer (wrong
 	// content type, does not parse, no audio m-line, no Opus).
 	ErrBadAnswer = errors.New("whip: unusable SDP answer")
@@ -385,7 +389,7 @@ func (r *Room) join(ctx context.Context) (*Session, error) {
 	resource, err := res.url.Parse(loc)
 	if err != nil || (resource.Scheme != "http" && resource.Scheme != "https") {
 		return fail(&room.JoinError{Op: "signal", Status: res.status,
-			Err: fmt.Errorf("%w: Location %q is not an http(s) URL", ErrNoLocation, room.Printable(loc, r.token.Reveal()))})
+			Err: fmt.Errorf("%w: %q", ErrBadLocation, room.Printable(loc, r.token.Reveal()))})
 	}
 	s.resource = resource
 	s.etag = res.header.Get("ETag")
