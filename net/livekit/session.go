@@ -20,6 +20,9 @@ import (
 	"github.com/onair-gateway/onair/net/room"
 )
 
+// resumeProbe is how often a resuming session probes its server.
+const resumeProbe = 250 * time.Millisecond
+
 // ErrResumeTimeout ends a session whose connection the SDK could not resume
 // within Options.ResumeTimeout.
 var ErrResumeTimeout = errors.New("livekit: could not resume the session")
@@ -350,10 +353,23 @@ func (s *session) monitor() {
 	}
 	var resume *time.Timer
 	var resumeC <-chan time.Time
+	// While the SDK resumes, the server is probed: one killed and
+	// restarted has lost the session, and the SDK would find that out only
+	// at its next attempt, seconds later.
+	var probe *time.Ticker
+	var probeC <-chan time.Time
+	var seenDown, back bool
+	stopProbe := func() {
+		if probe != nil {
+			probe.Stop()
+			probe, probeC = nil, nil
+		}
+	}
 	defer func() {
 		if resume != nil {
 			resume.Stop()
 		}
+		stopProbe()
 	}()
 	for {
 		select {
@@ -366,9 +382,12 @@ func (s *session) monitor() {
 			case rec && resume == nil:
 				resume = time.NewTimer(s.r.opts.ResumeTimeout)
 				resumeC = resume.C
+				probe = time.NewTicker(resumeProbe)
+				probeC, seenDown, back = probe.C, false, false
 			case !rec && resume != nil:
 				resume.Stop()
 				resume, resumeC = nil, nil
+				stopProbe()
 			}
 			if s.track != nil {
 				s.checkPermission()
@@ -379,6 +398,22 @@ func (s *session) monitor() {
 			s.end(fmt.Errorf("%w within %v", ErrResumeTimeout, s.r.opts.ResumeTimeout))
 			s.disconnect()
 			return
+		case <-probeC:
+			ctx, cancel := context.WithTimeout(context.Background(), resumeProbe)
+			err := s.r.Probe(ctx)
+			cancel()
+			switch {
+			case err != nil:
+				seenDown, back = true, false
+			case seenDown && back:
+				// Back for a whole probe interval and the SDK has not
+				// resumed: join afresh now.
+				s.end(fmt.Errorf("%w (while resuming)", room.ErrServerBack))
+				s.disconnect()
+				return
+			case seenDown:
+				back = true
+			}
 		}
 	}
 }

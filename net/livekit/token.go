@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -120,7 +119,7 @@ func (r *Room) validate(ctx context.Context, token string) (int, time.Duration, 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")), redactJWT(room.ServerText(b, token)), nil
+	return resp.StatusCode, room.RetryAfter(resp.Header.Get("Retry-After"), r.now()), redactJWT(room.ServerText(b, token)), nil
 }
 
 // redactJWT replaces anything that looks like a JWT (LiveKit echoes a
@@ -170,16 +169,6 @@ func (r *Room) Probe(ctx context.Context) error {
 		return err
 	}
 	return room.ProbeHTTP(ctx, r.http, u)
-}
-
-// retryAfter parses a Retry-After header in seconds (RFC 9110 §10.2.3; the
-// HTTP-date form is not used by LiveKit and reads as zero).
-func retryAfter(v string) time.Duration {
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n < 0 {
-		return 0
-	}
-	return time.Duration(min(n, 3600)) * time.Second
 }
 
 var _ room.Prober = (*Room)(nil)

@@ -51,11 +51,6 @@ func TestHTTPURL(t *testing.T) {
 	if got, _ := httpURL("wss://lk.example.org/base/?t=1", "/"); got != "https://lk.example.org/base/" {
 		t.Errorf("probe URL %q", got)
 	}
-	for in, want := range map[string]time.Duration{"": 0, "7": 7 * time.Second, " 30 ": 30 * time.Second, "-1": 0, "Wed, 21 Oct 2015 07:28:00 GMT": 0, "99999": time.Hour} {
-		if got := retryAfter(in); got != want {
-			t.Errorf("retryAfter(%q) = %v, want %v", in, got, want)
-		}
-	}
 }
 
 // tokenRoom returns a Room on url that joins with tok.

@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -169,6 +170,22 @@ func TestSupervisorUnreachableJoinIsEvidence(t *testing.T) {
 	}
 	h.clock.Advance(time.Minute)
 	h.waitState(StateConnected)
+}
+
+// TestSupervisorServerBackRejoinsAtOnce: a session that ends with
+// ErrServerBack (its server restarted while it resumed) is joined again at
+// once, with no backoff wait on the clock.
+func TestSupervisorServerBackRejoinsAtOnce(t *testing.T) {
+	r := &scriptRoom{}
+	s1, s2 := newTestSession(), newTestSession()
+	r.add(step{sess: s1}, step{sess: s2})
+	h := start(t, r, slowBackoff)
+	h.waitState(StateConnected)
+	s1.end(fmt.Errorf("%w (while resuming)", ErrServerBack))
+	h.waitState(StateConnected) // no clock advance
+	if st := h.sup.Stats(); st.Sessions != 2 || st.EarlyJoins != 1 {
+		t.Errorf("Sessions %d, EarlyJoins %d; want 2 and 1", st.Sessions, st.EarlyJoins)
+	}
 }
 
 // TestSupervisorNoProbeOnPermanentError: a refused token is not cured by

@@ -75,6 +75,11 @@ var (
 	// it too while it resumes (between EventReconnecting and
 	// EventReconnected), rather than drop frames silently.
 	ErrNotConnected = errors.New("room: not connected")
+	// ErrServerBack ends a Session that saw its server stop answering and
+	// answer again while the session was still resuming: the server has
+	// most likely restarted and lost the session. The Supervisor joins
+	// again at once, without a backoff wait.
+	ErrServerBack = errors.New("room: the server was down and answers again")
 )
 
 // JoinError says why a join failed and whether retrying can help.

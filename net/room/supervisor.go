@@ -120,7 +120,8 @@ type SupervisorStats struct {
 	JoinFailures uint64 `json:"join_failures"`
 	Sessions     uint64 `json:"sessions"`
 	// EarlyJoins counts backoff waits cut short because a probe found the
-	// server, which had been down, answering again (see Prober).
+	// server, which had been down, answering again (see Prober), and
+	// sessions that ended with ErrServerBack and were rejoined at once.
 	EarlyJoins uint64 `json:"early_joins"`
 }
 
@@ -257,7 +258,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return errors.New("room: supervisor already running")
 	}
 	defer s.running.Store(false)
-	bo := backoff{min: s.cfg.MinBackoff, max: s.cfg.MaxBackoff}
+	bo := Backoff{Min: s.cfg.MinBackoff, Max: s.cfg.MaxBackoff}
 	s.setState(StateConnecting, "joining", nil, 0)
 	for {
 		if ctx.Err() != nil {
@@ -299,7 +300,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			serr = errSessionEnded
 		}
 		if s.clock.Now().Sub(started) >= stableSession {
-			bo.reset()
+			bo.Reset()
+		}
+		if errors.Is(serr, ErrServerBack) {
+			s.early.Add(1)
+			s.setState(StateReconnecting, serr.Error(), serr, 0)
+			continue
 		}
 		if !s.wait(ctx, s.failed(&bo, serr)) {
 			return s.stop()
@@ -318,16 +324,16 @@ type retry struct {
 
 // failed reports a failed join or a lost session and returns the wait before
 // the next attempt.
-func (s *Supervisor) failed(bo *backoff, err error) retry {
+func (s *Supervisor) failed(bo *Backoff, err error) retry {
 	var je *JoinError
 	if errors.As(err, &je) && je.Permanent {
-		d := bo.capped(je.RetryAfter)
+		d := bo.Capped(je.RetryAfter)
 		s.setState(StateError, err.Error(), err, d)
 		return retry{wait: d}
 	}
-	d := bo.next()
+	d := bo.Next()
 	if je != nil && je.RetryAfter > d {
-		d = min(je.RetryAfter, 10*time.Minute)
+		d = min(je.RetryAfter, MaxRetryAfter)
 	}
 	st := StateConnecting
 	if s.wasUp {

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/onair-gateway/onair/net/room"
 )
@@ -157,27 +155,7 @@ func (r *Room) statusError(res *httpResult, what string) *room.JoinError {
 		http.StatusMethodNotAllowed, http.StatusUnsupportedMediaType:
 		je.Permanent = true
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		je.RetryAfter = retryAfter(res.header.Get("Retry-After"), r.opts.Now())
+		je.RetryAfter = room.RetryAfter(res.header.Get("Retry-After"), r.opts.Now())
 	}
 	return je
-}
-
-// maxRetryAfter caps what a server may ask for, so a typo on the server
-// cannot park the device for days.
-const maxRetryAfter = time.Hour
-
-// retryAfter parses Retry-After: delay-seconds or an HTTP-date (RFC 9110
-// §10.2.3). It returns 0 when absent or malformed.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return max(0, min(d, maxRetryAfter))
 }

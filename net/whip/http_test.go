@@ -278,31 +278,6 @@ func TestJoinHTTPErrors(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	for _, c := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0},
-		{"0", 0},
-		{"120", 2 * time.Minute},
-		{" 5 ", 5 * time.Second},
-		{"-3", 0},
-		{"1.5", 0},
-		{"soon", 0},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(90 * time.Second).Format(time.RFC850), 90 * time.Second},
-		{now.Add(90 * time.Second).Format(time.ANSIC), 90 * time.Second},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
-		{"999999", maxRetryAfter},
-	} {
-		if got := retryAfter(c.in, now); got != c.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", c.in, got, c.want)
-		}
-	}
-}
-
 func TestNewValidates(t *testing.T) {
 	for _, c := range []struct {
 		name string

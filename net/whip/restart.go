@@ -180,7 +180,7 @@ func (s *Session) monitor() {
 	defer s.wg.Done()
 	o := s.r.opts
 	var downSince, nextTry time.Time
-	backoff := restartBackoffMin
+	backoff := room.Backoff{Min: restartBackoffMin, Max: restartBackoffMax}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -188,7 +188,8 @@ func (s *Session) monitor() {
 		wait := time.Hour
 		switch st := s.pc.ConnectionState(); st {
 		case webrtc.PeerConnectionStateConnected:
-			downSince, backoff = time.Time{}, restartBackoffMin
+			downSince = time.Time{}
+			backoff.Reset()
 			if s.reconnecting.CompareAndSwap(true, false) {
 				s.emit(room.Event{Kind: room.EventReconnected})
 			}
@@ -228,9 +229,9 @@ func (s *Session) monitor() {
 				case s.ctx.Err() != nil:
 					return
 				default:
-					s.log.Warn("ice restart failed", "err", err, "retry_in", backoff)
-					nextTry = time.Now().Add(backoff)
-					backoff = min(2*backoff, restartBackoffMax)
+					wait := backoff.Next()
+					s.log.Warn("ice restart failed", "err", err, "retry_in", wait)
+					nextTry = time.Now().Add(wait)
 				}
 				continue
 			}
