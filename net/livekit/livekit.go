@@ -16,8 +16,8 @@ import (
 	"github.com/onair-gateway/onair/net/room"
 )
 
-// Encryptor is where end-to-end encryption plugs in (net/e2ee, a later
-// issue). When Options.Encryptor is set, every frame WriteOpus sends is
+// Encryptor is where end-to-end encryption plugs in; net/e2ee's Keys
+// implements it. When Options.Encryptor is set, every frame WriteOpus sends is
 // sealed first and the track is announced as encrypted (GCM), and every
 // received frame of an encrypted remote track is opened before ReadPacket
 // returns it. Both methods run on the hot path: they must not allocate when

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,5 +179,43 @@ func TestWriteOpusRejectsBadPackets(t *testing.T) {
 	}
 	if st := s.Stats(); st.PacketsSent != 0 {
 		t.Errorf("sent %d packets, want 0", st.PacketsSent)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for pion's goroutines to log into.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestPionLogsThroughSlog: pion's own logs (ICE, DTLS) of a WHIP session
+// arrive on the Room's slog logger, tagged with their pion scope.
+func TestPionLogsThroughSlog(t *testing.T) {
+	srv := newWHIPServer(t, "secret-token", serverOptions{})
+	var out syncBuffer
+	log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r, err := New(room.Config{URL: srv.url(), Token: "secret-token", Identity: "dev-1"}, Options{Loopback: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.Join(testContext(t))
+	if err != nil {
+		t.Fatalf("join: %v", err)
+	}
+	s.Close()
+	if got := out.String(); !strings.Contains(got, "pion=ice") || !strings.Contains(got, "component=net.whip") {
+		t.Errorf("no pion ICE log through slog:\n%s", got)
 	}
 }

@@ -250,7 +250,7 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 	c := *base
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	r.client = &c
-	if r.api, err = newAPI(opts); err != nil {
+	if r.api, err = newAPI(opts, r.log); err != nil {
 		return nil, fmt.Errorf("whip: %w", err)
 	}
 	return r, nil
@@ -286,7 +286,7 @@ func opusCodec(channels int) webrtc.RTPCodecCapability {
 	}
 }
 
-func newAPI(opts Options) (*webrtc.API, error) {
+func newAPI(opts Options, log *slog.Logger) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
 		RTPCodecCapability: opusCodec(opts.Channels),
@@ -305,6 +305,7 @@ func newAPI(opts Options) (*webrtc.API, error) {
 	}
 	reg.Add(sr)
 	se := webrtc.SettingEngine{}
+	se.LoggerFactory = room.PionLogs(log)
 	if opts.Loopback {
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
