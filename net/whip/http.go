@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/room"
 )
 
@@ -62,7 +63,7 @@ func (r *Room) send(ctx context.Context, method string, u *url.URL, contentType 
 	for hops := 0; ; hops++ {
 		req, err := http.NewRequestWithContext(ctx, method, cur.String(), bytes.NewReader(body))
 		if err != nil {
-			return nil, &room.JoinError{Op: "http", Err: fmt.Errorf("%s %s: %v", method, redactURL(cur), err)}
+			return nil, &room.JoinError{Op: "http", Err: fmt.Errorf("%s %s: %v", method, conf.RedactURL(cur.String()), err)}
 		}
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
@@ -84,7 +85,7 @@ func (r *Room) send(ctx context.Context, method string, u *url.URL, contentType 
 			if err != nil {
 				return nil, &room.JoinError{Op: "http", Status: resp.StatusCode, Err: err}
 			}
-			r.log.Debug("following redirect", "status", resp.StatusCode, "to", redactURL(next))
+			r.log.Debug("following redirect", "status", resp.StatusCode, "to", conf.RedactURL(next.String()))
 			cur = next
 			continue
 		}
@@ -96,7 +97,7 @@ func (r *Room) send(ctx context.Context, method string, u *url.URL, contentType 
 		resp.Body.Close()
 		if err != nil {
 			return nil, &room.JoinError{Op: "http", Status: resp.StatusCode,
-				Err: fmt.Errorf("%s %s: read body: %w", method, redactURL(cur), err)}
+				Err: fmt.Errorf("%s %s: read body: %w", method, conf.RedactURL(cur.String()), err)}
 		}
 		res := &httpResult{status: resp.StatusCode, header: resp.Header, body: b, url: cur}
 		if int64(len(b)) > limit {
@@ -119,7 +120,7 @@ func (r *Room) redirect(cur *url.URL, loc string, hops, status int) (*url.URL, e
 		return nil, fmt.Errorf("%d redirect to an unusable Location %q", status, room.Printable(loc, r.token.Reveal()))
 	}
 	if cur.Scheme == "https" && next.Scheme == "http" {
-		return nil, fmt.Errorf("%w (to %s)", ErrInsecureRedirect, redactURL(next))
+		return nil, fmt.Errorf("%w (to %s)", ErrInsecureRedirect, conf.RedactURL(next.String()))
 	}
 	return next, nil
 }
@@ -132,7 +133,7 @@ func (r *Room) transportError(method string, u *url.URL, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("%s %s: %w", method, redactURL(u), err)
+	return fmt.Errorf("%s %s: %w", method, conf.RedactURL(u.String()), err)
 }
 
 func drain(b io.ReadCloser) {

@@ -237,7 +237,7 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 		token:    cfg.Token,
 		streamID: cfg.Identity,
 		opts:     opts,
-		log:      log.With("component", "net.whip", "endpoint", redactURL(u)),
+		log:      log.With("component", "net.whip", "endpoint", conf.RedactURL(u.String())),
 	}
 	if r.streamID == "" {
 		r.streamID = "onair"
@@ -333,16 +333,6 @@ func (r *Room) setLinkServers(s []webrtc.ICEServer) {
 	r.mu.Unlock()
 }
 
-// redactURL prints u without userinfo, query or fragment, which may carry
-// credentials.
-func redactURL(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return v.String()
-}
-
 // Join implements room.Room. It creates a PeerConnection with one sendonly
 // Opus transceiver, gathers candidates (bounded by GatherTimeout), POSTs
 // the offer (RFC 9725 §4.2), applies the answer and waits for ICE and DTLS
@@ -423,7 +413,7 @@ func (r *Room) join(ctx context.Context) (*Session, error) {
 		return fail(&room.JoinError{Op: "ice", Err: fmt.Errorf("connect: %w", err)})
 	}
 	s.startMonitor()
-	r.log.Info("joined", "resource", redactURL(resource), "took", time.Since(start).Round(time.Millisecond))
+	r.log.Info("joined", "resource", conf.RedactURL(resource.String()), "took", time.Since(start).Round(time.Millisecond))
 	return s, nil
 }
 
