@@ -224,7 +224,7 @@ func TestSupervisorRefusedTokenNoBusyLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	attempts := sup.Stats().JoinAttempts
-	time.Sleep(200 * time.Millisecond) // real time passes, the fake clock stands still
+	time.Sleep(50 * time.Millisecond) // real time passes, the fake clock stands still
 	if got := sup.Stats().JoinAttempts; got != attempts {
 		t.Errorf("join attempts went from %d to %d while the clock stood still", attempts, got)
 	}

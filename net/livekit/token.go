@@ -119,7 +119,7 @@ func (r *Room) validate(ctx context.Context, token string) (int, time.Duration, 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-	return resp.StatusCode, room.RetryAfter(resp.Header.Get("Retry-After"), r.now()), redactJWT(room.ServerText(b, token)), nil
+	return resp.StatusCode, room.RetryAfter(resp.Header.Get("Retry-After"), r.opts.Clock.Now()), redactJWT(room.ServerText(b, token)), nil
 }
 
 // redactJWT replaces anything that looks like a JWT (LiveKit echoes a

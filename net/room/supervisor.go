@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // State is what the Supervisor is doing about its room.
@@ -80,8 +82,9 @@ type SupervisorConfig struct {
 	// MinBackoff and MaxBackoff bound the wait between join attempts, which
 	// grows exponentially with jitter. Defaults: 1s and 30s.
 	MinBackoff, MaxBackoff time.Duration
-	// Clock times the backoff and the rate adaptation. Default: SystemClock.
-	Clock Clock
+	// Clock times the backoff, the probes and the rate adaptation; tests
+	// pass a clockwork.FakeClock and advance it. Default: the real clock.
+	Clock clockwork.Clock
 	// OnState, if set, is called on the Supervisor's goroutine for each
 	// change of state or reason. It must not block.
 	OnState func(StateChange)
@@ -144,7 +147,7 @@ type Supervisor struct {
 	room   Room
 	cfg    SupervisorConfig
 	log    *slog.Logger
-	clock  Clock
+	clock  clockwork.Clock
 	policy *LossPolicy
 
 	cur     atomic.Pointer[current]
@@ -174,7 +177,7 @@ func NewSupervisor(r Room, cfg SupervisorConfig, log *slog.Logger) *Supervisor {
 	}
 	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
 	if cfg.Clock == nil {
-		cfg.Clock = SystemClock{}
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.ProbeInterval == 0 {
 		cfg.ProbeInterval = time.Second

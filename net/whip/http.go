@@ -156,7 +156,7 @@ func (r *Room) statusError(res *httpResult, what string) *room.JoinError {
 		http.StatusMethodNotAllowed, http.StatusUnsupportedMediaType:
 		je.Permanent = true
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		je.RetryAfter = room.RetryAfter(res.header.Get("Retry-After"), r.opts.Now())
+		je.RetryAfter = room.RetryAfter(res.header.Get("Retry-After"), r.opts.Clock.Now())
 	}
 	return je
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/onair-gateway/onair/conf"
@@ -231,7 +232,7 @@ func TestJoinHTTPErrors(t *testing.T) {
 			}))
 			defer srv.Close()
 			r, err := New(room.Config{URL: srv.URL + "/whip", Token: conf.Secret(token)},
-				Options{Loopback: true, Now: func() time.Time { return now }}, testLog(t))
+				Options{Loopback: true, Clock: clockwork.NewFakeClockAt(now)}, testLog(t))
 			if err != nil {
 				t.Fatal(err)
 			}

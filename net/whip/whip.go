@@ -18,6 +18,8 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/room"
 )
@@ -124,9 +126,10 @@ type Options struct {
 	NoAutoRestart bool
 	// DeleteTimeout bounds the DELETE sent by Close. Default: 3s.
 	DeleteTimeout time.Duration
-	// Now is the clock used for Retry-After dates and RTCP round-trip
-	// times. Default: time.Now.
-	Now func() time.Time
+	// Clock times everything the Room and its sessions wait for (gathering,
+	// connecting, ICE restarts and their backoff) and dates Retry-After and
+	// RTCP round-trip times. Default: the real clock.
+	Clock clockwork.Clock
 }
 
 func (o *Options) setDefaults() {
@@ -148,8 +151,8 @@ func (o *Options) setDefaults() {
 	if o.DeleteTimeout == 0 {
 		o.DeleteTimeout = DefaultDeleteTimeout
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 }
 
@@ -299,7 +302,7 @@ func newAPI(opts Options, log *slog.Logger) (*webrtc.API, error) {
 	// device receives nothing on this connection, so no receiver-side
 	// interceptors; audio is not retransmitted, so no NACK.
 	reg := &interceptor.Registry{}
-	sr, err := report.NewSenderInterceptor(report.SenderNow(opts.Now))
+	sr, err := report.NewSenderInterceptor(report.SenderNow(opts.Clock.Now))
 	if err != nil {
 		return nil, fmt.Errorf("sender reports: %w", err)
 	}
@@ -353,7 +356,7 @@ func (r *Room) Probe(ctx context.Context) error {
 }
 
 func (r *Room) join(ctx context.Context) (*Session, error) {
-	start := time.Now()
+	start := r.opts.Clock.Now()
 	s, err := newSession(r)
 	if err != nil {
 		return nil, &room.JoinError{Op: "publish", Err: err}
@@ -396,7 +399,7 @@ func (r *Room) join(ctx context.Context) (*Session, error) {
 	}
 	s.startRTCP()
 
-	deadline := time.Now().Add(r.opts.ConnectTimeout)
+	deadline := r.opts.Clock.Now().Add(r.opts.ConnectTimeout)
 	first := r.opts.ConnectTimeout
 	if newServers {
 		first = min(first, r.opts.LinkRestartAfter)
@@ -405,7 +408,7 @@ func (r *Room) join(ctx context.Context) (*Session, error) {
 	if errors.Is(err, errWaitTimeout) && newServers {
 		r.log.Info("no direct connection yet; restarting ice with the endpoint's ice servers",
 			"after", first)
-		rctx, cancel := context.WithDeadline(ctx, deadline)
+		rctx, cancel := clockwork.WithDeadline(ctx, r.opts.Clock, deadline)
 		err = s.restart(rctx)
 		cancel()
 	}
@@ -413,7 +416,7 @@ func (r *Room) join(ctx context.Context) (*Session, error) {
 		return fail(&room.JoinError{Op: "ice", Err: fmt.Errorf("connect: %w", err)})
 	}
 	s.startMonitor()
-	r.log.Info("joined", "resource", conf.RedactURL(resource.String()), "took", time.Since(start).Round(time.Millisecond))
+	r.log.Info("joined", "resource", conf.RedactURL(resource.String()), "took", r.opts.Clock.Since(start).Round(time.Millisecond))
 	return s, nil
 }
 
