@@ -19,11 +19,6 @@ import (
 	"github.com/onair-gateway/onair/net/room"
 )
 
-func jwtWith(payload string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(payload)) + ".c2ln"
-}
-
 func TestRedactJWT(t *testing.T) {
 	for in, want := range map[string]string{
 		"invalid token: eyJhbGc.eyJpc3M.sig_-x, try again": "invalid token: [redacted], try again",
