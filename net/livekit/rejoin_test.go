@@ -2,11 +2,14 @@ package livekit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
 	"github.com/onair-gateway/onair/net/room"
@@ -146,5 +149,49 @@ func waitFailures(t *testing.T, sup *room.Supervisor, n uint64) {
 			t.Fatalf("%d join failures after 2 min, want %d", sup.Stats().JoinFailures, n)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestSessionEndsWhenServerBackWhileResuming: livekit-server is killed and
+// restarted while the session resumes. The session's probes (on a fake
+// clock) see the server down and then answering, and the session ends with
+// room.ErrServerBack, long before its 30 s resume window, so the
+// Supervisor can join afresh at once.
+func TestSessionEndsWhenServerBackWhileResuming(t *testing.T) {
+	srv := livekittest.Start(t)
+	clock := clockwork.NewFakeClock()
+	s := join(t, newRoom(t, srv, "resume", "device", Options{ResumeTimeout: 30 * time.Second, Clock: clock}))
+	srv.Kill()
+	waitEvent(t, s, room.EventReconnecting, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The permission poll, the resume timer and the probe ticker.
+	if err := clock.BlockUntilContext(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(resumeProbe) // a probe finds the server down
+	srv.Restart()
+	// Probe again until the session ends: one probe sees the server back,
+	// the next one still finds the session resuming. Real time passes only
+	// for the probes to run.
+	for i := 0; ; i++ {
+		clock.Advance(resumeProbe)
+		select {
+		case <-s.Done():
+		case ev := <-s.Events():
+			if ev.Kind == room.EventReconnected {
+				t.Skip("the SDK resumed by itself before a probe saw the server back")
+			}
+			continue
+		case <-time.After(50 * time.Millisecond):
+			if i < 40 {
+				continue
+			}
+			t.Fatalf("session still up after %d probes with the server back", i+1)
+		}
+		break
+	}
+	if err := s.Err(); !errors.Is(err, room.ErrServerBack) {
+		t.Errorf("session ended with %v, want room.ErrServerBack", err)
 	}
 }
