@@ -98,8 +98,9 @@ type SupervisorConfig struct {
 	// Adapt configures rate adaptation (used only with Encoder).
 	Adapt AdaptConfig
 	// ProbeInterval is how often a backoff wait probes a Room that
-	// implements Prober, to join as soon as a server that was down answers
-	// again. Default: 1s; negative: never probe.
+	// implements Prober (the first probe is at once), to join as soon as a
+	// server that was down answers again. Default: 1s; negative: never
+	// probe.
 	ProbeInterval time.Duration
 }
 
