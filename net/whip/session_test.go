@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -23,7 +24,33 @@ func testLog(t testing.TB) *slog.Logger {
 	if _, ok := t.(*testing.B); ok {
 		level = slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
+	w := &testWriter{out: t.Output()}
+	t.Cleanup(w.stop)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// testWriter writes to a test's output until the test's cleanup, and drops
+// what comes later: pion's goroutines (now logging through slog) may log
+// while a closed PeerConnection winds down, after the test has ended.
+type testWriter struct {
+	mu      sync.Mutex
+	out     io.Writer
+	stopped bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return len(p), nil
+	}
+	return w.out.Write(p)
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
 }
 
 func testContext(t testing.TB) context.Context {
