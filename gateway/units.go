@@ -126,13 +126,13 @@ func (u *speakUnit) start() {
 	report := u.d.report
 	go func() {
 		defer close(u.done)
-		bo := newBackoff(time.Second, 30*time.Second)
+		bo := room.Backoff{Min: time.Second, Max: 30 * time.Second}
 		for ctx.Err() == nil {
 			err := u.runOnce(ctx)
 			if ctx.Err() != nil {
 				return
 			}
-			wait := bo.next()
+			wait := bo.Next()
 			report(captureReport{err: err, retryIn: wait})
 			t := u.d.clock.NewTimer(wait)
 			select {
@@ -459,29 +459,6 @@ func (e *encoderRef) SetBitrate(bps int) error {
 		return enc.SetBitrate(bps)
 	}
 	return nil
-}
-
-// backoff grows from min to max by doubling, with ±20% jitter.
-type backoff struct {
-	min, max, cur time.Duration
-	seed          uint64
-}
-
-func newBackoff(min, max time.Duration) *backoff {
-	return &backoff{min: min, max: max, seed: uint64(time.Now().UnixNano())}
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	b.seed ^= b.seed << 13
-	b.seed ^= b.seed >> 7
-	b.seed ^= b.seed << 17
-	j := float64(b.seed%4001)/10000 - 0.2 // -0.2..+0.2
-	return time.Duration(float64(b.cur) * (1 + j))
 }
 
 // sinkTo adapts the room supervisor to the pipeline's Sink. It is called

@@ -386,6 +386,8 @@ func TestTokenWarnings(t *testing.T) {
 		{"expiring", jwt(`{"exp":1800007200,"sub":"dev1","video":{"room":"studio"}}`), []string{"expires at 2027-01-15T10:00:00Z (in 2h0m0s)"}},
 		{"other room", jwt(`{"sub":"dev1","video":{"room":"lobby"}}`), []string{`for room "lobby" but room.room is "studio"`}},
 		{"other identity", jwt(`{"sub":"someone","video":{"room":"studio"}}`), []string{`for identity "someone" but room.identity is "dev1"`}},
+		{"bearer prefix", "Bearer " + jwt(`{"sub":"dev1","video":{"room":"studio"}}`), []string{`starts with "Bearer ": drop that prefix`}},
+		{"garbage around JSON", "x!x." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"dev1"}`)) + ".#", []string{"not a LiveKit join token (header"}},
 	}
 	for _, c := range cases {
 		r, err := Decode([]byte(base+c.tok+"\n"), YAML)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/net/livekit/lkauth"
 	"github.com/onair-gateway/onair/net/room"
 )
 
@@ -52,9 +53,9 @@ func tokenWarnings(r *Resolved, now time.Time) []string {
 	if r.Room.Backend != room.BackendLiveKit || !r.Room.Token.IsSet() {
 		return nil
 	}
-	c, err := room.ReadToken(r.Room.Token.Reveal())
+	c, err := lkauth.Read(r.Room.Token.Reveal())
 	if err != nil {
-		return []string{"room.token is not a LiveKit join token (" + strings.TrimPrefix(err.Error(), room.ErrBadToken.Error()+": ") +
+		return []string{"room.token is not a LiveKit join token (" + strings.TrimPrefix(err.Error(), lkauth.ErrBadToken.Error()+": ") +
 			"): the server will refuse it and onaird will not join"}
 	}
 	var w []string

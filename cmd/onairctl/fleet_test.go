@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/livekit/lkauth"
 	"github.com/onair-gateway/onair/provisioning/mqtt"
 	"github.com/onair-gateway/onair/provisioning/mqtt/fleet"
 	"github.com/onair-gateway/onair/provisioning/mqtt/fleet/fleettest"
@@ -225,7 +225,7 @@ func TestTokenCommand(t *testing.T) {
 	if err := json.Unmarshal(dev.WaitSets(t, 1)[0].Config, &patch); err != nil {
 		t.Fatal(err)
 	}
-	c, err := room.ReadToken(patch.Room.Token)
+	c, err := lkauth.Read(patch.Room.Token)
 	if err != nil || c.Identity != "dev1" || c.Room != "news" || time.Until(c.Expires) > time.Hour || time.Until(c.Expires) < 59*time.Minute {
 		t.Errorf("claims %+v %v", c, err)
 	}

@@ -34,7 +34,14 @@
 // Reconnects: the SDK resumes a lost connection by itself
 // (EventReconnecting, EventReconnected); a resume that takes longer than
 // Options.ResumeTimeout ends the session with ErrResumeTimeout so the
-// room.Supervisor joins afresh with its own backoff.
+// room.Supervisor joins afresh with its own backoff. While it resumes, the
+// session probes the server every 250 ms: a server that stopped answering
+// and answers again for a whole probe interval without the SDK having
+// resumed has most likely restarted and lost the session, so the session
+// ends with room.ErrServerBack and the Supervisor joins again at once,
+// instead of waiting for the SDK's next attempt seconds later. A join that
+// could not reach the server at all is a room.JoinError with Unreachable
+// set.
 //
 // Stats: PacketsSent and BytesSent (payload bytes) are counted by
 // WriteOpus. FractionLost, Jitter and RTT come from the server's RTCP

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
@@ -16,8 +17,8 @@ import (
 	"github.com/onair-gateway/onair/net/room"
 )
 
-// Encryptor is where end-to-end encryption plugs in (net/e2ee, a later
-// issue). When Options.Encryptor is set, every frame WriteOpus sends is
+// Encryptor is where end-to-end encryption plugs in; net/e2ee's Keys
+// implements it. When Options.Encryptor is set, every frame WriteOpus sends is
 // sealed first and the track is announced as encrypted (GCM), and every
 // received frame of an encrypted remote track is opened before ReadPacket
 // returns it. Both methods run on the hot path: they must not allocate when
@@ -67,11 +68,18 @@ type Options struct {
 	// HTTPClient asks the server why a join failed. Default: a client
 	// with a 5 s timeout.
 	HTTPClient *http.Client
+	// Clock times the join, the resume window, its probes and the
+	// permission poll, and dates token expiry, Retry-After and RTCP
+	// round-trip times. Default: the real clock.
+	Clock clockwork.Clock
 }
 
 func (o *Options) setDefaults() {
 	if o.Channels == 0 {
 		o.Channels = 1
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 	if o.ResumeTimeout <= 0 {
 		o.ResumeTimeout = 5 * time.Second
@@ -103,7 +111,6 @@ type Room struct {
 	log    *slog.Logger
 	sdkLog *slog.Logger
 	http   *http.Client
-	now    func() time.Time
 }
 
 var _ room.Room = (*Room)(nil)
@@ -128,7 +135,6 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 		opts: opts,
 		log:  log.With("component", "net.livekit", "room", cfg.Room, "identity", cfg.Identity),
 		http: opts.HTTPClient,
-		now:  time.Now,
 	}
 	r.sdkLog = r.log.With("component", "net.livekit.sdk")
 	if cfg.APIKey != "" && opts.ListenOnly {
@@ -146,7 +152,7 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 // A refused token fails fast with a permanent *room.JoinError (Op "token",
 // Status 401); an expired configured token fails before any network.
 func (r *Room) Join(ctx context.Context) (room.Session, error) {
-	start := r.now()
+	start := r.opts.Clock.Now()
 	tok, err := r.token(start)
 	if err != nil {
 		return nil, err
@@ -179,7 +185,7 @@ func (r *Room) Join(ctx context.Context) (room.Session, error) {
 		}
 	}
 	s.start()
-	r.log.Info("joined", "join_time", r.now().Sub(start).Round(time.Millisecond), "publishing", !r.opts.ListenOnly)
+	r.log.Info("joined", "join_time", r.opts.Clock.Now().Sub(start).Round(time.Millisecond), "publishing", !r.opts.ListenOnly)
 	return s, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/rtcp"
@@ -19,6 +20,9 @@ import (
 
 	"github.com/onair-gateway/onair/net/room"
 )
+
+// resumeProbe is how often a resuming session probes its server.
+const resumeProbe = 250 * time.Millisecond
 
 // ErrResumeTimeout ends a session whose connection the SDK could not resume
 // within Options.ResumeTimeout.
@@ -130,14 +134,14 @@ func (s *session) publish(ctx context.Context) error {
 	if track.IsBound() {
 		return nil
 	}
-	t := time.NewTimer(s.r.opts.ConnectTimeout)
+	t := s.r.opts.Clock.NewTimer(s.r.opts.ConnectTimeout)
 	defer t.Stop()
 	select {
 	case <-s.boundC:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-t.C:
+	case <-t.Chan():
 		return errors.New("track published but never bound to the transport")
 	}
 }
@@ -344,16 +348,29 @@ func (s *session) monitor() {
 	defer s.wg.Done()
 	var poll <-chan time.Time
 	if s.track != nil {
-		t := time.NewTicker(permissionPoll)
+		t := s.r.opts.Clock.NewTicker(permissionPoll)
 		defer t.Stop()
-		poll = t.C
+		poll = t.Chan()
 	}
-	var resume *time.Timer
+	var resume clockwork.Timer
 	var resumeC <-chan time.Time
+	// While the SDK resumes, the server is probed: one killed and
+	// restarted has lost the session, and the SDK would find that out only
+	// at its next attempt, seconds later.
+	var probe clockwork.Ticker
+	var probeC <-chan time.Time
+	var seenDown, back bool
+	stopProbe := func() {
+		if probe != nil {
+			probe.Stop()
+			probe, probeC = nil, nil
+		}
+	}
 	defer func() {
 		if resume != nil {
 			resume.Stop()
 		}
+		stopProbe()
 	}()
 	for {
 		select {
@@ -364,11 +381,14 @@ func (s *session) monitor() {
 		case <-s.kick:
 			switch rec := s.reconnecting.Load(); {
 			case rec && resume == nil:
-				resume = time.NewTimer(s.r.opts.ResumeTimeout)
-				resumeC = resume.C
+				resume = s.r.opts.Clock.NewTimer(s.r.opts.ResumeTimeout)
+				resumeC = resume.Chan()
+				probe = s.r.opts.Clock.NewTicker(resumeProbe)
+				probeC, seenDown, back = probe.Chan(), false, false
 			case !rec && resume != nil:
 				resume.Stop()
 				resume, resumeC = nil, nil
+				stopProbe()
 			}
 			if s.track != nil {
 				s.checkPermission()
@@ -379,6 +399,22 @@ func (s *session) monitor() {
 			s.end(fmt.Errorf("%w within %v", ErrResumeTimeout, s.r.opts.ResumeTimeout))
 			s.disconnect()
 			return
+		case <-probeC:
+			ctx, cancel := context.WithTimeout(context.Background(), resumeProbe)
+			err := s.r.Probe(ctx)
+			cancel()
+			switch {
+			case err != nil:
+				seenDown, back = true, false
+			case seenDown && back:
+				// Back for a whole probe interval and the SDK has not
+				// resumed: join afresh now.
+				s.end(fmt.Errorf("%w (while resuming)", room.ErrServerBack))
+				s.disconnect()
+				return
+			case seenDown:
+				back = true
+			}
 		}
 	}
 }
@@ -448,7 +484,7 @@ func (s *session) onRTCP(p rtcp.Packet) {
 		s.jitter.Store(int64(time.Duration(rep.Jitter) * time.Second / rtpClock))
 		if rep.LastSenderReport != 0 {
 			// RFC 3550 §6.4.1: RTT = A - LSR - DLSR, in 1/65536 s.
-			a := ntpMiddle(time.Now())
+			a := ntpMiddle(s.r.opts.Clock.Now())
 			if rtt := a - rep.LastSenderReport - rep.Delay; rtt < 1<<31 {
 				s.rtt.Store(int64(time.Duration(rtt) * time.Second / 65536))
 			}

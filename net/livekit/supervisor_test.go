@@ -98,8 +98,7 @@ func TestSupervisorRejoinsAfterServerRestart(t *testing.T) {
 	srv.Kill()
 	c := waitSupState(t, states, room.StateReconnecting, 10*time.Second)
 	t.Logf("after kill: %s (%s)", c.State, c.Reason)
-	time.Sleep(1500 * time.Millisecond) // the server stays down a while
-	srv.Restart()
+	srv.Restart() // down for as long as a restart takes
 	back := time.Now()
 
 	// A listener that joins the restarted server hears the device within
@@ -151,20 +150,29 @@ func TestSupervisorRejoinsAfterServerRestart(t *testing.T) {
 }
 
 // TestSupervisorBackSoonAfterLongOutage: the server stays down past the
-// SDK's resume window while the Supervisor's backoff has grown to 20 s.
-// Probing the server, the Supervisor joins within seconds of the server
-// being back instead of sleeping out the backoff.
+// SDK's resume window (on the session's fake clock) while the Supervisor's
+// backoff has grown to 20 s. Probing the server, the Supervisor joins soon
+// after the server is back instead of sleeping out the backoff.
 func TestSupervisorBackSoonAfterLongOutage(t *testing.T) {
 	srv := livekittest.Start(t)
 	const name = "outage"
-	dev := newRoom(t, srv, name, "device", Options{ResumeTimeout: time.Second})
+	clock := clockwork.NewFakeClock()
+	dev := newRoom(t, srv, name, "device", Options{ResumeTimeout: time.Second, Clock: clock})
 	const backoff = 20 * time.Second
 	sup, states := runSupervisor(t, dev, room.SupervisorConfig{MinBackoff: backoff, MaxBackoff: time.Minute})
 	waitSupState(t, states, room.StateConnected, 20*time.Second)
 
 	srv.Kill()
-	// First the SDK tries to resume; then the session ends and the
-	// Supervisor schedules a join after its backoff.
+	// First the SDK tries to resume; its window passes on the fake clock;
+	// then the session ends and the Supervisor schedules a join after its
+	// backoff.
+	waitSupState(t, states, room.StateReconnecting, 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clock.BlockUntilContext(ctx, 3); err != nil { // permission poll, resume timer, probe ticker
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
 	c := waitSupState(t, states, room.StateReconnecting, 15*time.Second)
 	for c.RetryIn == 0 {
 		c = waitSupState(t, states, room.StateReconnecting, 15*time.Second)
@@ -173,7 +181,6 @@ func TestSupervisorBackSoonAfterLongOutage(t *testing.T) {
 	if c.RetryIn < backoff*3/4 {
 		t.Fatalf("backoff %v after the loss, want about %v", c.RetryIn, backoff)
 	}
-	time.Sleep(3 * time.Second) // down well past the resume window
 	srv.Restart()
 	back := time.Now()
 	waitSupState(t, states, room.StateConnected, 15*time.Second)
@@ -224,7 +231,7 @@ func TestSupervisorRefusedTokenNoBusyLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	attempts := sup.Stats().JoinAttempts
-	time.Sleep(200 * time.Millisecond) // real time passes, the fake clock stands still
+	time.Sleep(50 * time.Millisecond) // real time passes, the fake clock stands still
 	if got := sup.Stats().JoinAttempts; got != attempts {
 		t.Errorf("join attempts went from %d to %d while the clock stood still", attempts, got)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,15 +15,13 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/net/livekit/lkauth"
 	"github.com/onair-gateway/onair/net/room"
 )
 
 // ErrTokenExpired is wrapped by the JoinError of a join whose configured
 // token has expired; it is caught on the device, before any network.
 var ErrTokenExpired = errors.New("livekit: token expired")
-
-// errBadToken is wrapped when a configured token cannot be read as a JWT.
-var errBadToken = room.ErrBadToken
 
 // token returns the join token for one join: the configured one (checked
 // for expiry on the device), or a fresh one minted with the API key.
@@ -63,7 +60,7 @@ func (r *Room) token(now time.Time) (string, error) {
 // the server verifies; the device only wants to know early that retrying is
 // pointless. A token without exp yields the zero time.
 func tokenExpiry(tok string) (time.Time, error) {
-	c, err := room.ReadToken(tok)
+	c, err := lkauth.Read(tok)
 	return c.Expires, err
 }
 
@@ -82,7 +79,7 @@ func (r *Room) classify(ctx context.Context, token string, joinErr error) error 
 	status, retryAfter, body, err := r.validate(ctx, token)
 	if err != nil {
 		// Server unreachable: the join error says it best.
-		return &room.JoinError{Op: op, Err: joinErr}
+		return &room.JoinError{Op: op, Unreachable: true, Err: joinErr}
 	}
 	je := &room.JoinError{Op: op, Status: status, RetryAfter: retryAfter, Err: joinErr}
 	switch {
@@ -122,7 +119,7 @@ func (r *Room) validate(ctx context.Context, token string) (int, time.Duration, 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")), redactJWT(room.ServerText(b, token)), nil
+	return resp.StatusCode, room.RetryAfter(resp.Header.Get("Retry-After"), r.opts.Clock.Now()), redactJWT(room.ServerText(b, token)), nil
 }
 
 // redactJWT replaces anything that looks like a JWT (LiveKit echoes a
@@ -172,16 +169,6 @@ func (r *Room) Probe(ctx context.Context) error {
 		return err
 	}
 	return room.ProbeHTTP(ctx, r.http, u)
-}
-
-// retryAfter parses a Retry-After header in seconds (RFC 9110 §10.2.3; the
-// HTTP-date form is not used by LiveKit and reads as zero).
-func retryAfter(v string) time.Duration {
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n < 0 {
-		return 0
-	}
-	return time.Duration(min(n, 3600)) * time.Second
 }
 
 var _ room.Prober = (*Room)(nil)

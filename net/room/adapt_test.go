@@ -90,24 +90,24 @@ func TestBackoff(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b := backoff{min: time.Second, max: 30 * time.Second, rnd: func() float64 { return c.rnd }}
+			b := Backoff{Min: time.Second, Max: 30 * time.Second, Rand: func() float64 { return c.rnd }}
 			for i, w := range c.want {
-				got := b.next().Round(time.Second)
+				got := b.Next().Round(time.Second)
 				if got != w*time.Second {
 					t.Errorf("attempt %d: %v, want %v", i, got, w*time.Second)
 				}
 			}
-			b.reset()
-			if got := b.next(); got != time.Second {
+			b.Reset()
+			if got := b.Next(); got != time.Second {
 				t.Errorf("after reset: %v", got)
 			}
 		})
 	}
-	b := backoff{min: time.Second, max: 30 * time.Second, rnd: func() float64 { return 0 }}
-	if got := b.capped(0); got != 24*time.Second {
+	b := Backoff{Min: time.Second, Max: 30 * time.Second, Rand: func() float64 { return 0 }}
+	if got := b.Capped(0); got != 24*time.Second {
 		t.Errorf("capped = %v, want 24s", got)
 	}
-	if got := b.capped(time.Hour); got != 10*time.Minute {
+	if got := b.Capped(time.Hour); got != 10*time.Minute {
 		t.Errorf("capped with a huge Retry-After = %v, want 10m", got)
 	}
 }

@@ -44,8 +44,9 @@ type Config struct {
 	TokenTTL conf.Duration `yaml:"token_ttl" json:"token_ttl"`
 	// MinBackoff and MaxBackoff bound the reconnect backoff, which grows
 	// exponentially with jitter. Defaults: 1s and 30s. While it waits, the
-	// device probes the server once a second and rejoins as soon as a
-	// server that was down answers again.
+	// device probes the server at once and then once a second, and rejoins
+	// as soon as a server that was down (or could not be reached by the
+	// failed join) answers again.
 	MinBackoff conf.Duration `yaml:"min_backoff" json:"min_backoff"`
 	MaxBackoff conf.Duration `yaml:"max_backoff" json:"max_backoff"`
 }

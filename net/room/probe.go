@@ -10,8 +10,9 @@ import (
 
 // Prober is implemented by a Room that can tell cheaply whether its server
 // answers at all. While a backoff wait follows a failure that was not
-// permanent, the Supervisor probes every ProbeInterval; once a probe has
-// failed (the server is down) and a later one succeeds (it is back), the
+// permanent, the Supervisor probes at once and then every ProbeInterval;
+// once the server has been seen down (by a failed probe, or by a join that
+// could not reach it: JoinError.Unreachable) and a probe succeeds, the
 // Supervisor joins at once instead of sleeping out the rest of the wait. A
 // device is so back within about a second of its server, however long the
 // outage and however far the backoff had grown.

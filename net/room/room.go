@@ -75,6 +75,11 @@ var (
 	// it too while it resumes (between EventReconnecting and
 	// EventReconnected), rather than drop frames silently.
 	ErrNotConnected = errors.New("room: not connected")
+	// ErrServerBack ends a Session that saw its server stop answering and
+	// answer again while the session was still resuming: the server has
+	// most likely restarted and lost the session. The Supervisor joins
+	// again at once, without a backoff wait.
+	ErrServerBack = errors.New("room: the server was down and answers again")
 )
 
 // JoinError says why a join failed and whether retrying can help.
@@ -89,7 +94,12 @@ type JoinError struct {
 	Permanent bool
 	// RetryAfter is the server's Retry-After, if it sent one.
 	RetryAfter time.Duration
-	Err        error
+	// Unreachable means no answer came from the server at all (refused
+	// connection, no route, timeout): the server is down. The Supervisor's
+	// backoff wait then joins as soon as a probe finds the server
+	// answering, even the first probe.
+	Unreachable bool
+	Err         error
 }
 
 func (e *JoinError) Error() string {

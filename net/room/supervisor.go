@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // State is what the Supervisor is doing about its room.
@@ -80,8 +82,9 @@ type SupervisorConfig struct {
 	// MinBackoff and MaxBackoff bound the wait between join attempts, which
 	// grows exponentially with jitter. Defaults: 1s and 30s.
 	MinBackoff, MaxBackoff time.Duration
-	// Clock times the backoff and the rate adaptation. Default: SystemClock.
-	Clock Clock
+	// Clock times the backoff, the probes and the rate adaptation; tests
+	// pass a clockwork.FakeClock and advance it. Default: the real clock.
+	Clock clockwork.Clock
 	// OnState, if set, is called on the Supervisor's goroutine for each
 	// change of state or reason. It must not block.
 	OnState func(StateChange)
@@ -95,8 +98,9 @@ type SupervisorConfig struct {
 	// Adapt configures rate adaptation (used only with Encoder).
 	Adapt AdaptConfig
 	// ProbeInterval is how often a backoff wait probes a Room that
-	// implements Prober, to join as soon as a server that was down answers
-	// again. Default: 1s; negative: never probe.
+	// implements Prober (the first probe is at once), to join as soon as a
+	// server that was down answers again. Default: 1s; negative: never
+	// probe.
 	ProbeInterval time.Duration
 }
 
@@ -120,7 +124,8 @@ type SupervisorStats struct {
 	JoinFailures uint64 `json:"join_failures"`
 	Sessions     uint64 `json:"sessions"`
 	// EarlyJoins counts backoff waits cut short because a probe found the
-	// server, which had been down, answering again (see Prober).
+	// server, which had been down, answering again (see Prober), and
+	// sessions that ended with ErrServerBack and were rejoined at once.
 	EarlyJoins uint64 `json:"early_joins"`
 }
 
@@ -143,7 +148,7 @@ type Supervisor struct {
 	room   Room
 	cfg    SupervisorConfig
 	log    *slog.Logger
-	clock  Clock
+	clock  clockwork.Clock
 	policy *LossPolicy
 
 	cur     atomic.Pointer[current]
@@ -157,6 +162,7 @@ type Supervisor struct {
 	denied   bool   // publishing denied in the current session; Run's goroutine only
 	dropMark uint64 // Dropped when the last session started; Run's goroutine only
 	wasUp    bool   // a session has been up; Run's goroutine only
+	trusted  bool   // the last wait ended early on the join's evidence alone; Run's goroutine only
 }
 
 // current wraps the live session so it can sit behind an atomic.Pointer.
@@ -172,7 +178,7 @@ func NewSupervisor(r Room, cfg SupervisorConfig, log *slog.Logger) *Supervisor {
 	}
 	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.MinBackoff)
 	if cfg.Clock == nil {
-		cfg.Clock = SystemClock{}
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.ProbeInterval == 0 {
 		cfg.ProbeInterval = time.Second
@@ -256,7 +262,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return errors.New("room: supervisor already running")
 	}
 	defer s.running.Store(false)
-	bo := backoff{min: s.cfg.MinBackoff, max: s.cfg.MaxBackoff}
+	bo := Backoff{Min: s.cfg.MinBackoff, Max: s.cfg.MaxBackoff}
 	s.setState(StateConnecting, "joining", nil, 0)
 	for {
 		if ctx.Err() != nil {
@@ -298,7 +304,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			serr = errSessionEnded
 		}
 		if s.clock.Now().Sub(started) >= stableSession {
-			bo.reset()
+			bo.Reset()
+		}
+		if errors.Is(serr, ErrServerBack) {
+			s.early.Add(1)
+			s.setState(StateReconnecting, serr.Error(), serr, 0)
+			continue
 		}
 		if !s.wait(ctx, s.failed(&bo, serr)) {
 			return s.stop()
@@ -306,38 +317,48 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 }
 
-// retry is the wait before the next join, and whether it may be cut short
-// by a probe (not after a permanent error: the server answers, and refuses).
+// retry is the wait before the next join, whether it may be cut short by a
+// probe (not after a permanent error: the server answers, and refuses), and
+// whether the failure itself showed the server down.
 type retry struct {
 	wait  time.Duration
 	probe bool
+	down  bool
 }
 
 // failed reports a failed join or a lost session and returns the wait before
 // the next attempt.
-func (s *Supervisor) failed(bo *backoff, err error) retry {
+func (s *Supervisor) failed(bo *Backoff, err error) retry {
 	var je *JoinError
 	if errors.As(err, &je) && je.Permanent {
-		d := bo.capped(je.RetryAfter)
+		d := bo.Capped(je.RetryAfter)
 		s.setState(StateError, err.Error(), err, d)
 		return retry{wait: d}
 	}
-	d := bo.next()
+	d := bo.Next()
 	if je != nil && je.RetryAfter > d {
-		d = min(je.RetryAfter, 10*time.Minute)
+		d = min(je.RetryAfter, MaxRetryAfter)
 	}
 	st := StateConnecting
 	if s.wasUp {
 		st = StateReconnecting
 	}
 	s.setState(st, err.Error(), err, d)
-	return retry{wait: d, probe: true}
+	// An unreachable server is evidence enough that it was down, unless
+	// the last wait already trusted that evidence and the join failed the
+	// same way again: then a probe must see the server down first, so a
+	// server that answers probes but not joins cannot make the Supervisor
+	// rejoin without a pause.
+	down := je != nil && je.Unreachable && !s.trusted
+	return retry{wait: d, probe: true, down: down}
 }
 
 // wait sleeps r.wait on the clock; it returns false if ctx ended first. When
-// r.probe allows, it probes a Room that is a Prober and returns early once
-// a server that was down answers again.
+// r.probe allows, it probes a Room that is a Prober at once and then every
+// ProbeInterval, and returns early once a server that was down (seen so by
+// a probe, or by r.down) answers again.
 func (s *Supervisor) wait(ctx context.Context, r retry) bool {
+	s.trusted = false
 	d := r.wait
 	p, ok := s.room.(Prober)
 	if !ok || !r.probe || s.cfg.ProbeInterval <= 0 || d <= s.cfg.ProbeInterval {
@@ -349,29 +370,28 @@ func (s *Supervisor) wait(ctx context.Context, r retry) bool {
 		}
 	}
 	end := s.clock.After(d)
-	tick := s.clock.After(s.cfg.ProbeInterval)
-	down := false
+	down, seen := r.down, false // seen: a probe of ours found the server down
 	for {
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := p.Probe(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return false
+		}
+		if err != nil {
+			down, seen = true, true
+		} else if down {
+			s.early.Add(1)
+			s.trusted = !seen
+			s.log.Info("the server answers again; joining before the backoff ends")
+			return true
+		}
 		select {
 		case <-ctx.Done():
 			return false
 		case <-end:
 			return true
-		case <-tick:
-			pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-			err := p.Probe(pctx)
-			cancel()
-			if ctx.Err() != nil {
-				return false
-			}
-			if err != nil {
-				down = true
-			} else if down {
-				s.early.Add(1)
-				s.log.Info("the server answers again; joining before the backoff ends")
-				return true
-			}
-			tick = s.clock.After(s.cfg.ProbeInterval)
+		case <-s.clock.After(s.cfg.ProbeInterval):
 		}
 	}
 }

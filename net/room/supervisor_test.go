@@ -1,4 +1,4 @@
-package room
+package room_test
 
 import (
 	"context"
@@ -11,104 +11,10 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
+	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/room/roomtest"
 )
-
-// scriptRoom is a Room that fails and succeeds in a scripted order. It is an
-// implementation of our own interface, not a network fake: the network
-// backends are tested against real servers in their own packages.
-type scriptRoom struct {
-	mu    sync.Mutex
-	steps []step
-	joins int
-}
-
-// step is one scripted Join outcome: err, or the session sess.
-type step struct {
-	err  error
-	sess *testSession
-}
-
-func (r *scriptRoom) Join(ctx context.Context) (Session, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.joins++
-	if len(r.steps) == 0 {
-		return nil, errors.New("script: no more steps")
-	}
-	st := r.steps[0]
-	if len(r.steps) > 1 || st.sess != nil {
-		r.steps = r.steps[1:]
-	}
-	if st.sess != nil {
-		return st.sess, nil
-	}
-	return nil, st.err
-}
-
-func (r *scriptRoom) add(steps ...step) {
-	r.mu.Lock()
-	r.steps = append(r.steps, steps...)
-	r.mu.Unlock()
-}
-
-func (r *scriptRoom) joinCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.joins
-}
-
-// testSession is a Session whose events, stats and end the test drives.
-type testSession struct {
-	events  chan Event
-	done    chan struct{}
-	endOnce sync.Once
-	err     atomic.Pointer[error]
-	closed  atomic.Bool
-	denied  atomic.Bool
-	writes  atomic.Int64
-	lost    atomic.Uint64 // FractionLost in percent
-}
-
-func newTestSession() *testSession {
-	return &testSession{events: make(chan Event, 16), done: make(chan struct{})}
-}
-
-func (s *testSession) WriteOpus(pkt []byte, dur time.Duration) error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	if s.denied.Load() {
-		return ErrNotPublishing
-	}
-	s.writes.Add(1)
-	return nil
-}
-
-func (s *testSession) Events() <-chan Event  { return s.events }
-func (s *testSession) Done() <-chan struct{} { return s.done }
-func (s *testSession) Stats() Stats          { return Stats{FractionLost: float64(s.lost.Load()) / 100} }
-func (s *testSession) Close() error          { s.closed.Store(true); s.end(nil); return nil }
-func (s *testSession) isClosed() bool        { return s.closed.Load() }
-func (s *testSession) emit(ev Event)         { s.events <- ev }
-func (s *testSession) Err() error {
-	if p := s.err.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-// end ends the session as a backend does when the network is lost.
-func (s *testSession) end(err error) {
-	s.endOnce.Do(func() {
-		if err != nil {
-			s.err.Store(&err)
-		}
-		close(s.done)
-		close(s.events)
-	})
-}
-
-var _ Session = (*testSession)(nil)
 
 // recClock is a fake clock that records every wait asked of it.
 type recClock struct {
@@ -142,38 +48,38 @@ func (c *recClock) block(t *testing.T, n int) {
 
 type harness struct {
 	t      *testing.T
-	room   Room
+	room   room.Room
 	clock  *recClock
-	sup    *Supervisor
-	states chan StateChange
-	events chan Event
+	sup    *room.Supervisor
+	states chan room.StateChange
+	events chan room.Event
 	logs   *countHandler
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func start(t *testing.T, r Room, mod func(*SupervisorConfig)) *harness {
+func start(t *testing.T, r room.Room, mod func(*room.SupervisorConfig)) *harness {
 	t.Helper()
 	h := &harness{
 		t:      t,
 		room:   r,
 		clock:  &recClock{FakeClock: clockwork.NewFakeClock()},
-		states: make(chan StateChange, 100),
-		events: make(chan Event, 100),
+		states: make(chan room.StateChange, 100),
+		events: make(chan room.Event, 100),
 		logs:   &countHandler{counts: map[string]int{}},
 		done:   make(chan error, 1),
 	}
-	cfg := SupervisorConfig{
+	cfg := room.SupervisorConfig{
 		MinBackoff: time.Second,
 		MaxBackoff: 30 * time.Second,
 		Clock:      h.clock,
-		OnState:    func(c StateChange) { h.states <- c },
-		OnEvent:    func(e Event) { h.events <- e },
+		OnState:    func(c room.StateChange) { h.states <- c },
+		OnEvent:    func(e room.Event) { h.events <- e },
 	}
 	if mod != nil {
 		mod(&cfg)
 	}
-	h.sup = NewSupervisor(r, cfg, slog.New(h.logs))
+	h.sup = room.NewSupervisor(r, cfg, slog.New(h.logs))
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- h.sup.Run(ctx) }()
@@ -192,7 +98,7 @@ func start(t *testing.T, r Room, mod func(*SupervisorConfig)) *harness {
 }
 
 // waitState reads state changes until one with want arrives.
-func (h *harness) waitState(want State) StateChange {
+func (h *harness) waitState(want room.State) room.StateChange {
 	h.t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
@@ -207,7 +113,7 @@ func (h *harness) waitState(want State) StateChange {
 	}
 }
 
-func (h *harness) waitEvent(want EventKind) Event {
+func (h *harness) waitEvent(want room.EventKind) room.Event {
 	h.t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
@@ -254,9 +160,9 @@ func (h *countHandler) count(key string) int {
 var errNet = errors.New("dial tcp 127.0.0.1:1: connection refused")
 
 func TestSupervisorBackoffGrowsThenConnects(t *testing.T) {
-	r := &scriptRoom{}
-	s1 := newTestSession()
-	r.add(step{err: errNet}, step{err: errNet}, step{err: errNet}, step{err: errNet}, step{sess: s1})
+	r := &roomtest.Room{}
+	s1 := roomtest.NewSession()
+	r.Add(roomtest.Step{Err: errNet}, roomtest.Step{Err: errNet}, roomtest.Step{Err: errNet}, roomtest.Step{Err: errNet}, roomtest.Step{Session: s1})
 	h := start(t, r, nil)
 
 	// Attempt n waits within [max(min, base/2), base], base = 1s·2ⁿ.
@@ -267,20 +173,20 @@ func TestSupervisorBackoffGrowsThenConnects(t *testing.T) {
 		if d < b[0] || d > b[1] {
 			t.Errorf("wait %d = %v, want within [%v, %v]", i, d, b[0], b[1])
 		}
-		if got := r.joinCount(); got != i+1 {
+		if got := r.Joins(); got != i+1 {
 			t.Fatalf("joins before wait %d = %d, want %d", i, got, i+1)
 		}
 		h.clock.Advance(d)
 	}
-	c := h.waitState(StateConnected)
+	c := h.waitState(room.StateConnected)
 	if c.Reason != "joined" {
 		t.Errorf("reason %q", c.Reason)
 	}
 	if err := h.sup.WriteOpus([]byte{1, 2, 3}, 20*time.Millisecond); err != nil {
 		t.Fatalf("WriteOpus: %v", err)
 	}
-	if s1.writes.Load() != 1 {
-		t.Errorf("session got %d writes, want 1", s1.writes.Load())
+	if s1.Packets() != 1 {
+		t.Errorf("session got %d writes, want 1", s1.Packets())
 	}
 	st := h.sup.Stats()
 	if st.JoinAttempts != 5 || st.JoinFailures != 4 || st.Sessions != 1 {
@@ -293,12 +199,12 @@ func TestSupervisorBackoffGrowsThenConnects(t *testing.T) {
 }
 
 func TestSupervisorPermanentErrorRetriesAtCap(t *testing.T) {
-	r := &scriptRoom{}
-	perm := &JoinError{Op: "signal", Status: 401, Permanent: true, Err: errors.New("unauthorized: invalid token")}
-	r.add(step{err: perm})
+	r := &roomtest.Room{}
+	perm := &room.JoinError{Op: "signal", Status: 401, Permanent: true, Err: errors.New("unauthorized: invalid token")}
+	r.Add(roomtest.Step{Err: perm})
 	h := start(t, r, nil)
 
-	c := h.waitState(StateError)
+	c := h.waitState(room.StateError)
 	if c.Err == nil || !errors.Is(c.Err, perm) {
 		t.Errorf("error state without the join error: %+v", c)
 	}
@@ -312,13 +218,13 @@ func TestSupervisorPermanentErrorRetriesAtCap(t *testing.T) {
 		h.clock.Advance(30 * time.Second)
 	}
 	h.clock.block(t, 1)
-	joins := r.joinCount()
+	joins := r.Joins()
 	if joins != steps+1 {
 		t.Errorf("%d joins over %d fake-clock waits, want %d", joins, steps, steps+1)
 	}
 	// Without the clock moving, nothing happens: no busy loop.
 	time.Sleep(50 * time.Millisecond)
-	if got := r.joinCount(); got != joins {
+	if got := r.Joins(); got != joins {
 		t.Errorf("joins went from %d to %d while the clock stood still", joins, got)
 	}
 	if n := h.logs.count("room state error"); n != 1 {
@@ -327,8 +233,8 @@ func TestSupervisorPermanentErrorRetriesAtCap(t *testing.T) {
 }
 
 func TestSupervisorRetryAfter(t *testing.T) {
-	r := &scriptRoom{}
-	r.add(step{err: &JoinError{Op: "http", Status: 503, RetryAfter: 45 * time.Second, Err: errors.New("busy")}})
+	r := &roomtest.Room{}
+	r.Add(roomtest.Step{Err: &room.JoinError{Op: "http", Status: 503, RetryAfter: 45 * time.Second, Err: errors.New("busy")}})
 	h := start(t, r, nil)
 	h.clock.block(t, 1)
 	if d := h.clock.lastWait(); d != 45*time.Second {
@@ -337,21 +243,21 @@ func TestSupervisorRetryAfter(t *testing.T) {
 }
 
 func TestSupervisorRejoinsLostSession(t *testing.T) {
-	r := &scriptRoom{}
-	s1, s2 := newTestSession(), newTestSession()
-	r.add(step{sess: s1}, step{sess: s2})
+	r := &roomtest.Room{}
+	s1, s2 := roomtest.NewSession(), roomtest.NewSession()
+	r.Add(roomtest.Step{Session: s1}, roomtest.Step{Session: s2})
 	h := start(t, r, nil)
-	h.waitState(StateConnected)
+	h.waitState(room.StateConnected)
 
-	s1.end(errors.New("signal connection lost"))
-	c := h.waitState(StateReconnecting)
+	s1.End(errors.New("signal connection lost"))
+	c := h.waitState(room.StateReconnecting)
 	if c.Reason != "signal connection lost" {
 		t.Errorf("reason %q", c.Reason)
 	}
-	if !s1.isClosed() {
+	if !s1.Closed() {
 		t.Error("lost session not closed")
 	}
-	if err := h.sup.WriteOpus([]byte{1}, 20*time.Millisecond); !errors.Is(err, ErrNotConnected) {
+	if err := h.sup.WriteOpus([]byte{1}, 20*time.Millisecond); !errors.Is(err, room.ErrNotConnected) {
 		t.Errorf("WriteOpus while down = %v, want ErrNotConnected", err)
 	}
 	if d := h.sup.Stats().Dropped; d != 1 {
@@ -359,34 +265,34 @@ func TestSupervisorRejoinsLostSession(t *testing.T) {
 	}
 	h.clock.block(t, 1)
 	h.clock.Advance(h.clock.lastWait())
-	h.waitState(StateConnected)
+	h.waitState(room.StateConnected)
 	if err := h.sup.WriteOpus([]byte{1}, 20*time.Millisecond); err != nil {
 		t.Errorf("WriteOpus after rejoin: %v", err)
 	}
-	if s2.writes.Load() != 1 || s1.writes.Load() != 0 {
-		t.Errorf("writes s1=%d s2=%d", s1.writes.Load(), s2.writes.Load())
+	if s2.Packets() != 1 || s1.Packets() != 0 {
+		t.Errorf("writes s1=%d s2=%d", s1.Packets(), s2.Packets())
 	}
 }
 
 func TestSupervisorStableSessionResetsBackoff(t *testing.T) {
-	r := &scriptRoom{}
-	a, b := newTestSession(), newTestSession()
-	r.add(step{err: errNet}, step{err: errNet}, step{err: errNet}, step{sess: a}, step{sess: b}, step{err: errNet})
+	r := &roomtest.Room{}
+	a, b := roomtest.NewSession(), roomtest.NewSession()
+	r.Add(roomtest.Step{Err: errNet}, roomtest.Step{Err: errNet}, roomtest.Step{Err: errNet}, roomtest.Step{Session: a}, roomtest.Step{Session: b}, roomtest.Step{Err: errNet})
 	h := start(t, r, nil)
 	for i := 0; i < 3; i++ {
 		h.clock.block(t, 1)
 		h.clock.Advance(h.clock.lastWait())
 	}
-	h.waitState(StateConnected)
-	a.end(errors.New("kicked at once"))
+	h.waitState(room.StateConnected)
+	a.End(errors.New("kicked at once"))
 	h.clock.block(t, 1)
 	if d := h.clock.lastWait(); d < 4*time.Second {
 		t.Errorf("wait after a short session = %v, want the backoff to keep growing (>= 4s)", d)
 	}
 	h.clock.Advance(h.clock.lastWait())
-	h.waitState(StateConnected)
-	h.clock.Advance(stableSession + time.Second)
-	b.end(errors.New("server restarted"))
+	h.waitState(room.StateConnected)
+	h.clock.Advance(11 * time.Second) // past the 10 s a session must last to reset the backoff
+	b.End(errors.New("server restarted"))
 	h.clock.block(t, 1)
 	if d := h.clock.lastWait(); d != time.Second {
 		t.Errorf("wait after a stable session = %v, want MinBackoff", d)
@@ -394,61 +300,61 @@ func TestSupervisorStableSessionResetsBackoff(t *testing.T) {
 }
 
 func TestSupervisorPassesEventsThrough(t *testing.T) {
-	r := &scriptRoom{}
-	s1 := newTestSession()
-	r.add(step{sess: s1})
+	r := &roomtest.Room{}
+	s1 := roomtest.NewSession()
+	r.Add(roomtest.Step{Session: s1})
 	h := start(t, r, nil)
-	h.waitState(StateConnected)
+	h.waitState(room.StateConnected)
 
-	s1.emit(Event{Kind: EventReconnecting, Reason: "ice restart"})
-	if c := h.waitState(StateReconnecting); c.Reason != "ice restart" {
+	s1.Emit(room.Event{Kind: room.EventReconnecting, Reason: "ice restart"})
+	if c := h.waitState(room.StateReconnecting); c.Reason != "ice restart" {
 		t.Errorf("reason %q", c.Reason)
 	}
-	h.waitEvent(EventReconnecting)
-	s1.emit(Event{Kind: EventReconnected})
-	h.waitState(StateConnected)
-	h.waitEvent(EventReconnected)
+	h.waitEvent(room.EventReconnecting)
+	s1.Emit(room.Event{Kind: room.EventReconnected})
+	h.waitState(room.StateConnected)
+	h.waitEvent(room.EventReconnected)
 
-	s1.denied.Store(true)
-	s1.emit(Event{Kind: EventPublishDenied, Reason: "muted by server"})
-	if c := h.waitState(StatePermissionDenied); c.Reason != "muted by server" {
+	s1.SetDenied(true)
+	s1.Emit(room.Event{Kind: room.EventPublishDenied, Reason: "muted by server"})
+	if c := h.waitState(room.StatePermissionDenied); c.Reason != "muted by server" {
 		t.Errorf("reason %q", c.Reason)
 	}
-	h.waitEvent(EventPublishDenied)
-	if err := h.sup.WriteOpus([]byte{1}, 20*time.Millisecond); !errors.Is(err, ErrNotPublishing) {
+	h.waitEvent(room.EventPublishDenied)
+	if err := h.sup.WriteOpus([]byte{1}, 20*time.Millisecond); !errors.Is(err, room.ErrNotPublishing) {
 		t.Errorf("WriteOpus while denied = %v", err)
 	}
 	if d := h.sup.Stats().Dropped; d != 1 {
 		t.Errorf("dropped %d, want 1", d)
 	}
-	s1.denied.Store(false)
-	s1.emit(Event{Kind: EventPublishAllowed})
-	h.waitState(StateConnected)
-	h.waitEvent(EventPublishAllowed)
+	s1.SetDenied(false)
+	s1.Emit(room.Event{Kind: room.EventPublishAllowed})
+	h.waitState(room.StateConnected)
+	h.waitEvent(room.EventPublishAllowed)
 
 	tr := trackStub{id: "TR_1", who: "alice"}
-	s1.emit(Event{Kind: EventTrackAdded, Participant: "alice", Track: tr})
-	if e := h.waitEvent(EventTrackAdded); e.Track.ID() != "TR_1" || e.Participant != "alice" {
+	s1.Emit(room.Event{Kind: room.EventTrackAdded, Participant: "alice", Track: tr})
+	if e := h.waitEvent(room.EventTrackAdded); e.Track.ID() != "TR_1" || e.Participant != "alice" {
 		t.Errorf("track event %+v", e)
 	}
-	s1.emit(Event{Kind: EventTrackRemoved, Participant: "alice", Track: tr})
-	s1.end(errors.New("gone"))
+	s1.Emit(room.Event{Kind: room.EventTrackRemoved, Participant: "alice", Track: tr})
+	s1.End(errors.New("gone"))
 	// The removal sent just before the end is still passed on.
-	h.waitEvent(EventTrackRemoved)
+	h.waitEvent(room.EventTrackRemoved)
 }
 
 func TestSupervisorStopsOnCancel(t *testing.T) {
-	r := &scriptRoom{}
-	s1 := newTestSession()
-	r.add(step{sess: s1})
+	r := &roomtest.Room{}
+	s1 := roomtest.NewSession()
+	r.Add(roomtest.Step{Session: s1})
 	h := start(t, r, nil)
-	h.waitState(StateConnected)
+	h.waitState(room.StateConnected)
 	h.cancel()
-	h.waitState(StateStopped)
-	if !s1.isClosed() {
+	h.waitState(room.StateStopped)
+	if !s1.Closed() {
 		t.Error("session not closed on cancel")
 	}
-	if err := h.sup.WriteOpus([]byte{1}, 20*time.Millisecond); !errors.Is(err, ErrNotConnected) {
+	if err := h.sup.WriteOpus([]byte{1}, 20*time.Millisecond); !errors.Is(err, room.ErrNotConnected) {
 		t.Errorf("WriteOpus after stop = %v", err)
 	}
 	// Run may be called again once it has returned. The state reaches
@@ -465,8 +371,8 @@ func TestSupervisorStopsOnCancel(t *testing.T) {
 }
 
 func TestSupervisorRunTwice(t *testing.T) {
-	r := &scriptRoom{}
-	r.add(step{err: errNet})
+	r := &roomtest.Room{}
+	r.Add(roomtest.Step{Err: errNet})
 	h := start(t, r, nil)
 	h.clock.block(t, 1)
 	if err := h.sup.Run(context.Background()); err == nil {
@@ -475,19 +381,19 @@ func TestSupervisorRunTwice(t *testing.T) {
 }
 
 func TestSupervisorAdaptsEncoder(t *testing.T) {
-	r := &scriptRoom{}
-	s1 := newTestSession()
-	r.add(step{sess: s1})
+	r := &roomtest.Room{}
+	s1 := roomtest.NewSession()
+	r.Add(roomtest.Step{Session: s1})
 	enc := &recEncoder{calls: make(chan [2]int, 10)}
-	h := start(t, r, func(c *SupervisorConfig) {
+	h := start(t, r, func(c *room.SupervisorConfig) {
 		c.Encoder = enc
-		c.Adapt = AdaptConfig{Interval: 2 * time.Second, MaxBitrate: 64000, MinBitrate: 16000}
+		c.Adapt = room.AdaptConfig{Interval: 2 * time.Second, MaxBitrate: 64000, MinBitrate: 16000}
 	})
-	h.waitState(StateConnected)
+	h.waitState(room.StateConnected)
 	if got := enc.next(t); got != [2]int{0, 64000} {
 		t.Errorf("first setting %v, want no loss at the max bitrate", got)
 	}
-	s1.lost.Store(20)
+	s1.SetFractionLost(0.2)
 	h.clock.block(t, 1)
 	h.clock.Advance(2 * time.Second)
 	if got := enc.next(t); got != [2]int{20, 57600} {
@@ -529,19 +435,19 @@ func (e *recEncoder) next(t *testing.T) [2]int {
 
 type trackStub struct{ id, who string }
 
-func (s trackStub) Participant() string                   { return s.who }
-func (s trackStub) ID() string                            { return s.id }
-func (s trackStub) ReadPacket(buf []byte) (Packet, error) { return Packet{}, io.EOF }
+func (s trackStub) Participant() string                        { return s.who }
+func (s trackStub) ID() string                                 { return s.id }
+func (s trackStub) ReadPacket(buf []byte) (room.Packet, error) { return room.Packet{}, io.EOF }
 
 func TestSupervisorWriteOpusConcurrentWithRejoins(t *testing.T) {
-	r := &scriptRoom{}
+	r := &roomtest.Room{}
 	const n = 20
-	sessions := make([]*testSession, n)
+	sessions := make([]*roomtest.Session, n)
 	for i := range sessions {
-		sessions[i] = newTestSession()
-		r.add(step{sess: sessions[i]})
+		sessions[i] = roomtest.NewSession()
+		r.Add(roomtest.Step{Session: sessions[i]})
 	}
-	h := start(t, r, func(c *SupervisorConfig) { c.MinBackoff, c.MaxBackoff = time.Millisecond, time.Millisecond })
+	h := start(t, r, func(c *room.SupervisorConfig) { c.MinBackoff, c.MaxBackoff = time.Millisecond, time.Millisecond })
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var sent, refused atomic.Int64
@@ -563,9 +469,9 @@ func TestSupervisorWriteOpusConcurrentWithRejoins(t *testing.T) {
 		}
 	}()
 	for i := 0; i < n; i++ {
-		h.waitState(StateConnected)
+		h.waitState(room.StateConnected)
 		time.Sleep(time.Millisecond)
-		sessions[i].end(errors.New("lost"))
+		sessions[i].End(errors.New("lost"))
 		if i < n-1 {
 			h.clock.block(t, 1)
 			h.clock.Advance(time.Millisecond)
@@ -575,7 +481,7 @@ func TestSupervisorWriteOpusConcurrentWithRejoins(t *testing.T) {
 	wg.Wait()
 	var got int64
 	for _, s := range sessions {
-		got += s.writes.Load()
+		got += int64(s.Packets())
 	}
 	if got != sent.Load() {
 		t.Errorf("sessions saw %d frames, WriteOpus reported %d sent", got, sent.Load())
@@ -586,27 +492,27 @@ func TestSupervisorWriteOpusConcurrentWithRejoins(t *testing.T) {
 }
 
 func TestSupervisorWriteOpusAllocs(t *testing.T) {
-	r := &scriptRoom{}
-	s1 := newTestSession()
-	r.add(step{sess: s1})
+	r := &roomtest.Room{}
+	s1 := roomtest.NewSession()
+	r.Add(roomtest.Step{Session: s1})
 	h := start(t, r, nil)
 	pkt := make([]byte, 120)
 	if n := testing.AllocsPerRun(100, func() { _ = h.sup.WriteOpus(pkt, 20*time.Millisecond) }); n != 0 {
 		t.Errorf("WriteOpus while connecting allocates %v times", n)
 	}
-	h.waitState(StateConnected)
+	h.waitState(room.StateConnected)
 	if n := testing.AllocsPerRun(100, func() { _ = h.sup.WriteOpus(pkt, 20*time.Millisecond) }); n != 0 {
 		t.Errorf("WriteOpus while connected allocates %v times", n)
 	}
 }
 
 func BenchmarkSupervisorWriteOpus(b *testing.B) {
-	r := &scriptRoom{}
-	s1 := newTestSession()
-	r.add(step{sess: s1})
+	r := &roomtest.Room{}
+	s1 := roomtest.NewSession()
+	r.Add(roomtest.Step{Session: s1})
 	connected := make(chan struct{}, 1)
-	sup := NewSupervisor(r, SupervisorConfig{OnState: func(c StateChange) {
-		if c.State == StateConnected {
+	sup := room.NewSupervisor(r, room.SupervisorConfig{OnState: func(c room.StateChange) {
+		if c.State == room.StateConnected {
 			connected <- struct{}{}
 		}
 	}}, nil)

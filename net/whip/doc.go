@@ -61,7 +61,8 @@
 // the body; printable ASCII, at most 200 bytes, the token redacted) in the
 // message, Permanent for 400, 401, 403, 404, 405 and 415, and RetryAfter
 // from a 429 or 503 Retry-After in seconds or as an HTTP date. A 201
-// without Location (ErrNoLocation), an answer that is not
+// without Location (ErrNoLocation) or with one that is not an http(s)
+// URL (ErrBadLocation), an answer that is not
 // application/sdp, does not parse, has no receiving audio m= line or no
 // Opus (ErrBadAnswer), or a body over 64 KiB are Op "signal". A connection
 // that does not come up is Op "ice". The token is never logged nor put in

@@ -9,9 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"time"
 
+	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/room"
 )
 
@@ -64,7 +63,7 @@ func (r *Room) send(ctx context.Context, method string, u *url.URL, contentType 
 	for hops := 0; ; hops++ {
 		req, err := http.NewRequestWithContext(ctx, method, cur.String(), bytes.NewReader(body))
 		if err != nil {
-			return nil, &room.JoinError{Op: "http", Err: fmt.Errorf("%s %s: %v", method, redactURL(cur), err)}
+			return nil, &room.JoinError{Op: "http", Err: fmt.Errorf("%s %s: %v", method, conf.RedactURL(cur.String()), err)}
 		}
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
@@ -77,7 +76,7 @@ func (r *Room) send(ctx context.Context, method string, u *url.URL, contentType 
 		}
 		resp, err := r.client.Do(req)
 		if err != nil {
-			return nil, &room.JoinError{Op: "http", Err: r.transportError(method, cur, err)}
+			return nil, &room.JoinError{Op: "http", Unreachable: ctx.Err() == nil, Err: r.transportError(method, cur, err)}
 		}
 		if resp.StatusCode == http.StatusTemporaryRedirect || resp.StatusCode == http.StatusPermanentRedirect {
 			loc := resp.Header.Get("Location")
@@ -86,7 +85,7 @@ func (r *Room) send(ctx context.Context, method string, u *url.URL, contentType 
 			if err != nil {
 				return nil, &room.JoinError{Op: "http", Status: resp.StatusCode, Err: err}
 			}
-			r.log.Debug("following redirect", "status", resp.StatusCode, "to", redactURL(next))
+			r.log.Debug("following redirect", "status", resp.StatusCode, "to", conf.RedactURL(next.String()))
 			cur = next
 			continue
 		}
@@ -98,7 +97,7 @@ func (r *Room) send(ctx context.Context, method string, u *url.URL, contentType 
 		resp.Body.Close()
 		if err != nil {
 			return nil, &room.JoinError{Op: "http", Status: resp.StatusCode,
-				Err: fmt.Errorf("%s %s: read body: %w", method, redactURL(cur), err)}
+				Err: fmt.Errorf("%s %s: read body: %w", method, conf.RedactURL(cur.String()), err)}
 		}
 		res := &httpResult{status: resp.StatusCode, header: resp.Header, body: b, url: cur}
 		if int64(len(b)) > limit {
@@ -121,7 +120,7 @@ func (r *Room) redirect(cur *url.URL, loc string, hops, status int) (*url.URL, e
 		return nil, fmt.Errorf("%d redirect to an unusable Location %q", status, room.Printable(loc, r.token.Reveal()))
 	}
 	if cur.Scheme == "https" && next.Scheme == "http" {
-		return nil, fmt.Errorf("%w (to %s)", ErrInsecureRedirect, redactURL(next))
+		return nil, fmt.Errorf("%w (to %s)", ErrInsecureRedirect, conf.RedactURL(next.String()))
 	}
 	return next, nil
 }
@@ -134,7 +133,7 @@ func (r *Room) transportError(method string, u *url.URL, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("%s %s: %w", method, redactURL(u), err)
+	return fmt.Errorf("%s %s: %w", method, conf.RedactURL(u.String()), err)
 }
 
 func drain(b io.ReadCloser) {
@@ -157,27 +156,7 @@ func (r *Room) statusError(res *httpResult, what string) *room.JoinError {
 		http.StatusMethodNotAllowed, http.StatusUnsupportedMediaType:
 		je.Permanent = true
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		je.RetryAfter = retryAfter(res.header.Get("Retry-After"), r.opts.Now())
+		je.RetryAfter = room.RetryAfter(res.header.Get("Retry-After"), r.opts.Clock.Now())
 	}
 	return je
-}
-
-// maxRetryAfter caps what a server may ask for, so a typo on the server
-// cannot park the device for days.
-const maxRetryAfter = time.Hour
-
-// retryAfter parses Retry-After: delay-seconds or an HTTP-date (RFC 9110
-// §10.2.3). It returns 0 when absent or malformed.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return max(0, min(d, maxRetryAfter))
 }

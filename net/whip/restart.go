@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
@@ -77,7 +78,7 @@ func (s *Session) restartLocked(ctx context.Context) error {
 	if s.r.noRestart.Load() {
 		return fmt.Errorf("whip: ice restart: %w", ErrRestartUnsupported)
 	}
-	start := time.Now()
+	start := s.r.opts.Clock.Now()
 	if err := s.settle(); err != nil {
 		return fmt.Errorf("whip: ice restart: %w", err)
 	}
@@ -137,7 +138,7 @@ func (s *Session) restartLocked(ctx context.Context) error {
 	if err := s.waitUp(ctx, s.r.opts.ConnectTimeout); err != nil {
 		return fmt.Errorf("whip: ice restart: %w", err)
 	}
-	s.log.Info("ice restarted", "took", time.Since(start).Round(time.Millisecond))
+	s.log.Info("ice restarted", "took", s.r.opts.Clock.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -180,15 +181,17 @@ func (s *Session) monitor() {
 	defer s.wg.Done()
 	o := s.r.opts
 	var downSince, nextTry time.Time
-	backoff := restartBackoffMin
-	timer := time.NewTimer(time.Hour)
+	backoff := room.Backoff{Min: restartBackoffMin, Max: restartBackoffMax}
+	clock := o.Clock
+	timer := clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		sig := s.signal()
 		wait := time.Hour
 		switch st := s.pc.ConnectionState(); st {
 		case webrtc.PeerConnectionStateConnected:
-			downSince, backoff = time.Time{}, restartBackoffMin
+			downSince = time.Time{}
+			backoff.Reset()
 			if s.reconnecting.CompareAndSwap(true, false) {
 				s.emit(room.Event{Kind: room.EventReconnected})
 			}
@@ -198,7 +201,7 @@ func (s *Session) monitor() {
 			}
 			return
 		default:
-			now := time.Now()
+			now := clock.Now()
 			if downSince.IsZero() {
 				downSince, nextTry = now, now
 				s.log.Info("connection down", "state", st.String())
@@ -216,7 +219,7 @@ func (s *Session) monitor() {
 			// (it wakes this loop when it ends) instead of queueing a
 			// second restart behind it.
 			if auto && !now.Before(nextTry) && s.restartMu.TryLock() {
-				ctx, cancel := context.WithDeadline(s.ctx, deadline)
+				ctx, cancel := clockwork.WithDeadline(s.ctx, clock, deadline)
 				err := s.restartLocked(ctx)
 				s.restartMu.Unlock()
 				cancel()
@@ -228,14 +231,14 @@ func (s *Session) monitor() {
 				case s.ctx.Err() != nil:
 					return
 				default:
-					s.log.Warn("ice restart failed", "err", err, "retry_in", backoff)
-					nextTry = time.Now().Add(backoff)
-					backoff = min(2*backoff, restartBackoffMax)
+					wait := backoff.Next()
+					s.log.Warn("ice restart failed", "err", err, "retry_in", wait)
+					nextTry = clock.Now().Add(wait)
 				}
 				continue
 			}
-			wait = time.Until(deadline)
-			if t := time.Until(nextTry); auto && t > 0 && t < wait {
+			wait = deadline.Sub(clock.Now())
+			if t := nextTry.Sub(clock.Now()); auto && t > 0 && t < wait {
 				wait = t
 			}
 		}
@@ -244,7 +247,7 @@ func (s *Session) monitor() {
 		case <-s.ctx.Done():
 			return
 		case <-sig:
-		case <-timer.C:
+		case <-timer.Chan():
 		}
 	}
 }
@@ -293,7 +296,7 @@ func (s *Session) report(ssrc uint32, reports []rtcp.ReceptionReport) {
 		if r.LastSenderReport == 0 {
 			continue
 		}
-		rtt := ntpMiddle(s.r.opts.Now()) - r.LastSenderReport - r.Delay
+		rtt := ntpMiddle(s.r.opts.Clock.Now()) - r.LastSenderReport - r.Delay
 		// A "negative" (wrapped) value or one over a minute means clocks
 		// or reports that cannot be trusted.
 		if d := time.Duration(rtt) * time.Second / 65536; rtt < 1<<31 && d < time.Minute {

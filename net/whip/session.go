@@ -144,11 +144,11 @@ func (s *Session) offer(ctx context.Context, restart bool) (string, error) {
 	if err := s.pc.SetLocalDescription(o); err != nil {
 		return "", fmt.Errorf("set local description: %w", err)
 	}
-	t := time.NewTimer(s.r.opts.GatherTimeout)
+	t := s.r.opts.Clock.NewTimer(s.r.opts.GatherTimeout)
 	defer t.Stop()
 	select {
 	case <-gathered:
-	case <-t.C:
+	case <-t.Chan():
 		s.log.Warn("ice gathering not complete; offering the candidates gathered so far",
 			"after", s.r.opts.GatherTimeout)
 	case <-ctx.Done():
@@ -193,7 +193,7 @@ var errWaitTimeout = errors.New("timed out")
 
 // waitUp waits until the PeerConnection is connected.
 func (s *Session) waitUp(ctx context.Context, timeout time.Duration) error {
-	t := time.NewTimer(timeout)
+	t := s.r.opts.Clock.NewTimer(timeout)
 	defer t.Stop()
 	for {
 		sig := s.signal()
@@ -209,7 +209,7 @@ func (s *Session) waitUp(ctx context.Context, timeout time.Duration) error {
 			return ctx.Err()
 		case <-s.done:
 			return room.ErrClosed
-		case <-t.C:
+		case <-t.Chan():
 			return fmt.Errorf("%w after %v (state %s)", errWaitTimeout, timeout, s.pc.ConnectionState())
 		}
 	}

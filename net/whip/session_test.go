@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +24,33 @@ func testLog(t testing.TB) *slog.Logger {
 	if _, ok := t.(*testing.B); ok {
 		level = slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
+	w := &testWriter{out: t.Output()}
+	t.Cleanup(w.stop)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// testWriter writes to a test's output until the test's cleanup, and drops
+// what comes later: pion's goroutines (now logging through slog) may log
+// while a closed PeerConnection winds down, after the test has ended.
+type testWriter struct {
+	mu      sync.Mutex
+	out     io.Writer
+	stopped bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return len(p), nil
+	}
+	return w.out.Write(p)
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
 }
 
 func testContext(t testing.TB) context.Context {
@@ -178,5 +206,43 @@ func TestWriteOpusRejectsBadPackets(t *testing.T) {
 	}
 	if st := s.Stats(); st.PacketsSent != 0 {
 		t.Errorf("sent %d packets, want 0", st.PacketsSent)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for pion's goroutines to log into.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestPionLogsThroughSlog: pion's own logs (ICE, DTLS) of a WHIP session
+// arrive on the Room's slog logger, tagged with their pion scope.
+func TestPionLogsThroughSlog(t *testing.T) {
+	srv := newWHIPServer(t, "secret-token", serverOptions{})
+	var out syncBuffer
+	log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r, err := New(room.Config{URL: srv.url(), Token: "secret-token", Identity: "dev-1"}, Options{Loopback: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.Join(testContext(t))
+	if err != nil {
+		t.Fatalf("join: %v", err)
+	}
+	s.Close()
+	if got := out.String(); !strings.Contains(got, "pion=ice") || !strings.Contains(got, "component=net.whip") {
+		t.Errorf("no pion ICE log through slog:\n%s", got)
 	}
 }

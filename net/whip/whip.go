@@ -18,6 +18,8 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/room"
 )
@@ -28,6 +30,10 @@ var (
 	// ErrNoLocation: the endpoint answered 201 Created without the
 	// Location header that names the WHIP session (RFC 9725 §4.2).
 	ErrNoLocation = errors.New("whip: 201 Created without a Location header")
+	// ErrBadLocation: the endpoint answered 201 Created with a Location
+	// that is not an http(s) URL (javascript:, ftp:, a bad escape), so
+	// there is no WHIP session to talk to.
+	ErrBadLocation = errors.New("whip: 201 Created with a Location that is not an http(s) URL")
 	// ErrBadAnswer: the endpoint's answer is not a usable SDP answer (wrong
 	// content type, does not parse, no audio m-line, no Opus).
 	ErrBadAnswer = errors.New("whip: unusable SDP answer")
@@ -120,9 +126,10 @@ type Options struct {
 	NoAutoRestart bool
 	// DeleteTimeout bounds the DELETE sent by Close. Default: 3s.
 	DeleteTimeout time.Duration
-	// Now is the clock used for Retry-After dates and RTCP round-trip
-	// times. Default: time.Now.
-	Now func() time.Time
+	// Clock times everything the Room and its sessions wait for (gathering,
+	// connecting, ICE restarts and their backoff) and dates Retry-After and
+	// RTCP round-trip times. Default: the real clock.
+	Clock clockwork.Clock
 }
 
 func (o *Options) setDefaults() {
@@ -144,8 +151,8 @@ func (o *Options) setDefaults() {
 	if o.DeleteTimeout == 0 {
 		o.DeleteTimeout = DefaultDeleteTimeout
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 }
 
@@ -233,7 +240,7 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 		token:    cfg.Token,
 		streamID: cfg.Identity,
 		opts:     opts,
-		log:      log.With("component", "net.whip", "endpoint", redactURL(u)),
+		log:      log.With("component", "net.whip", "endpoint", conf.RedactURL(u.String())),
 	}
 	if r.streamID == "" {
 		r.streamID = "onair"
@@ -246,7 +253,7 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 	c := *base
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	r.client = &c
-	if r.api, err = newAPI(opts); err != nil {
+	if r.api, err = newAPI(opts, r.log); err != nil {
 		return nil, fmt.Errorf("whip: %w", err)
 	}
 	return r, nil
@@ -282,7 +289,7 @@ func opusCodec(channels int) webrtc.RTPCodecCapability {
 	}
 }
 
-func newAPI(opts Options) (*webrtc.API, error) {
+func newAPI(opts Options, log *slog.Logger) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
 		RTPCodecCapability: opusCodec(opts.Channels),
@@ -295,12 +302,13 @@ func newAPI(opts Options) (*webrtc.API, error) {
 	// device receives nothing on this connection, so no receiver-side
 	// interceptors; audio is not retransmitted, so no NACK.
 	reg := &interceptor.Registry{}
-	sr, err := report.NewSenderInterceptor(report.SenderNow(opts.Now))
+	sr, err := report.NewSenderInterceptor(report.SenderNow(opts.Clock.Now))
 	if err != nil {
 		return nil, fmt.Errorf("sender reports: %w", err)
 	}
 	reg.Add(sr)
 	se := webrtc.SettingEngine{}
+	se.LoggerFactory = room.PionLogs(log)
 	if opts.Loopback {
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -328,16 +336,6 @@ func (r *Room) setLinkServers(s []webrtc.ICEServer) {
 	r.mu.Unlock()
 }
 
-// redactURL prints u without userinfo, query or fragment, which may carry
-// credentials.
-func redactURL(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return v.String()
-}
-
 // Join implements room.Room. It creates a PeerConnection with one sendonly
 // Opus transceiver, gathers candidates (bounded by GatherTimeout), POSTs
 // the offer (RFC 9725 §4.2), applies the answer and waits for ICE and DTLS
@@ -358,7 +356,7 @@ func (r *Room) Probe(ctx context.Context) error {
 }
 
 func (r *Room) join(ctx context.Context) (*Session, error) {
-	start := time.Now()
+	start := r.opts.Clock.Now()
 	s, err := newSession(r)
 	if err != nil {
 		return nil, &room.JoinError{Op: "publish", Err: err}
@@ -385,7 +383,7 @@ func (r *Room) join(ctx context.Context) (*Session, error) {
 	resource, err := res.url.Parse(loc)
 	if err != nil || (resource.Scheme != "http" && resource.Scheme != "https") {
 		return fail(&room.JoinError{Op: "signal", Status: res.status,
-			Err: fmt.Errorf("%w: Location %q is not an http(s) URL", ErrNoLocation, room.Printable(loc, r.token.Reveal()))})
+			Err: fmt.Errorf("%w: %q", ErrBadLocation, room.Printable(loc, r.token.Reveal()))})
 	}
 	s.resource = resource
 	s.etag = res.header.Get("ETag")
@@ -401,7 +399,7 @@ func (r *Room) join(ctx context.Context) (*Session, error) {
 	}
 	s.startRTCP()
 
-	deadline := time.Now().Add(r.opts.ConnectTimeout)
+	deadline := r.opts.Clock.Now().Add(r.opts.ConnectTimeout)
 	first := r.opts.ConnectTimeout
 	if newServers {
 		first = min(first, r.opts.LinkRestartAfter)
@@ -410,7 +408,7 @@ func (r *Room) join(ctx context.Context) (*Session, error) {
 	if errors.Is(err, errWaitTimeout) && newServers {
 		r.log.Info("no direct connection yet; restarting ice with the endpoint's ice servers",
 			"after", first)
-		rctx, cancel := context.WithDeadline(ctx, deadline)
+		rctx, cancel := clockwork.WithDeadline(ctx, r.opts.Clock, deadline)
 		err = s.restart(rctx)
 		cancel()
 	}
@@ -418,7 +416,7 @@ func (r *Room) join(ctx context.Context) (*Session, error) {
 		return fail(&room.JoinError{Op: "ice", Err: fmt.Errorf("connect: %w", err)})
 	}
 	s.startMonitor()
-	r.log.Info("joined", "resource", redactURL(resource), "took", time.Since(start).Round(time.Millisecond))
+	r.log.Info("joined", "resource", conf.RedactURL(resource.String()), "took", r.opts.Clock.Since(start).Round(time.Millisecond))
 	return s, nil
 }
 

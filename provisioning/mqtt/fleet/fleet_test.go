@@ -12,7 +12,7 @@ import (
 	"github.com/livekit/protocol/auth"
 
 	"github.com/onair-gateway/onair/conf"
-	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/livekit/lkauth"
 	"github.com/onair-gateway/onair/provisioning/mqtt"
 	"github.com/onair-gateway/onair/provisioning/mqtt/fleet/fleettest"
 	"github.com/onair-gateway/onair/provisioning/mqtt/mqtttest"
@@ -364,7 +364,7 @@ func TestToken(t *testing.T) {
 
 // pushedClaims checks that a pushed patch is exactly a room.token and
 // returns the token's verified claims.
-func pushedClaims(t *testing.T, set mqtt.ConfigSet, key, secret string) room.TokenClaims {
+func pushedClaims(t *testing.T, set mqtt.ConfigSet, key, secret string) lkauth.Claims {
 	t.Helper()
 	var patch map[string]map[string]string
 	if err := json.Unmarshal(set.Config, &patch); err != nil || len(patch) != 1 || len(patch["room"]) != 1 {
@@ -378,7 +378,7 @@ func pushedClaims(t *testing.T, set mqtt.ConfigSet, key, secret string) room.Tok
 	if _, grants, err := v.Verify(secret); err != nil || v.APIKey() != key || !grants.Video.RoomJoin || grants.Video.GetCanSubscribe() {
 		t.Fatalf("token does not verify with the API secret or has the wrong grants: %v %+v", err, grants)
 	}
-	claims, err := room.ReadToken(tok)
+	claims, err := lkauth.Read(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
