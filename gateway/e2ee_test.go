@@ -9,6 +9,7 @@ import (
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
 	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/room/roomtest"
 	"github.com/onair-gateway/onair/provisioning"
 )
 
@@ -150,7 +151,7 @@ func TestKeyRotationKeepsAudio(t *testing.T) {
 // that cannot encrypt, the device refuses to go on air and says why.
 func TestRequiredEncryptionRefusesPlainRoom(t *testing.T) {
 	r := resolve(t, simDoc+"e2ee: {passphrase: "+roomPassphrase+", required: true}\n")
-	tr := newTestRoom()
+	tr := roomtest.NewLiveRoom(8)
 	g, err := New(r, Options{Hardware: &SimHardware{log: testLogger(t)}, Log: testLogger(t),
 		Rooms: func(*provisioning.Resolved, *e2ee.Keys, *slog.Logger) (room.Room, bool, error) { return tr, false, nil }})
 	if err != nil {
@@ -168,7 +169,7 @@ func TestRequiredEncryptionRefusesPlainRoom(t *testing.T) {
 	// Capture runs (30 frames, 300 ms of audio) and nothing is published.
 	f0 := g.speak.stats().Frames
 	waitFor(t, "capture running", func() bool { return g.speak.stats().Frames >= f0+30 })
-	if n := tr.written.Load(); n != 0 {
+	if n := tr.Packets(); n != 0 {
 		t.Errorf("%d frames published unencrypted", n)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/room/roomtest"
 	"github.com/onair-gateway/onair/provisioning"
 )
 
@@ -53,52 +54,6 @@ func TestDerive(t *testing.T) {
 			}
 		})
 	}
-}
-
-// testRoom is an in-process implementation of our room.Room interface
-// whose sessions connect at once and let the test inject server events.
-type testRoom struct {
-	mu       sync.Mutex
-	sessions []*testSession
-	written  atomic.Int64
-	joined   chan *testSession
-}
-
-func newTestRoom() *testRoom { return &testRoom{joined: make(chan *testSession, 8)} }
-
-func (r *testRoom) Join(ctx context.Context) (room.Session, error) {
-	s := &testSession{r: r, events: make(chan room.Event, 8), done: make(chan struct{})}
-	r.mu.Lock()
-	r.sessions = append(r.sessions, s)
-	r.mu.Unlock()
-	r.joined <- s
-	return s, nil
-}
-
-type testSession struct {
-	r       *testRoom
-	events  chan room.Event
-	done    chan struct{}
-	once    sync.Once
-	denied  atomic.Bool
-	skipped atomic.Int64 // total Skip, ns
-}
-
-func (s *testSession) WriteOpus(pkt []byte, _ time.Duration) error {
-	if s.denied.Load() {
-		return room.ErrNotPublishing
-	}
-	s.r.written.Add(1)
-	return nil
-}
-func (s *testSession) Skip(d time.Duration)      { s.skipped.Add(int64(d)) }
-func (s *testSession) Events() <-chan room.Event { return s.events }
-func (s *testSession) Stats() room.Stats         { return room.Stats{} }
-func (s *testSession) Done() <-chan struct{}     { return s.done }
-func (s *testSession) Err() error                { return nil }
-func (s *testSession) Close() error {
-	s.once.Do(func() { close(s.done); close(s.events) })
-	return nil
 }
 
 const simDoc = `
@@ -141,7 +96,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 type harness struct {
 	g     *Gateway
 	hw    *SimHardware
-	room  *testRoom
+	room  *roomtest.Room
 	clock *clockwork.FakeClock
 	stop  func()
 }
@@ -159,7 +114,7 @@ func startHarnessWith(t *testing.T, doc string, log *slog.Logger, rooms RoomFact
 	r := resolve(t, doc)
 	clock := clockwork.NewFakeClock()
 	hw := &SimHardware{log: log}
-	tr := newTestRoom()
+	tr := roomtest.NewLiveRoom(8)
 	wait := rooms == nil
 	if rooms == nil {
 		rooms = func(*provisioning.Resolved, *e2ee.Keys, *slog.Logger) (room.Room, bool, error) { return tr, false, nil }
@@ -291,17 +246,17 @@ func TestPTTOpensGateAndTally(t *testing.T) {
 
 func TestServerMuteGoesOffAir(t *testing.T) {
 	h := startHarness(t, simDoc)
-	sess := <-h.room.joined
+	sess := <-h.room.Joined
 	h.button(t, true, StateOnAir)
-	sess.denied.Store(true)
-	sess.events <- room.Event{Kind: room.EventPublishDenied, Reason: "muted by server"}
+	sess.SetDenied(true)
+	sess.Emit(room.Event{Kind: room.EventPublishDenied, Reason: "muted by server"})
 	waitFor(t, "muted by the server", func() bool { return h.g.Status().State == StateMuted })
 	if h.g.speak.chain.OnAir() {
 		t.Error("gate open while the server mutes the device")
 	}
 	waitFor(t, "tally off", func() bool { return tally(t, h) == pgpio.Low })
-	sess.denied.Store(false)
-	sess.events <- room.Event{Kind: room.EventPublishAllowed}
+	sess.SetDenied(false)
+	sess.Emit(room.Event{Kind: room.EventPublishAllowed})
 	waitFor(t, "back on air (PTT still held)", func() bool { return h.g.Status().State == StateOnAir })
 }
 
@@ -366,8 +321,8 @@ func TestApplyKeepsRunningOnBadChange(t *testing.T) {
 	if h.g.speak != speak {
 		t.Error("a room change restarted the speak path")
 	}
-	<-h.room.joined
-	<-h.room.joined
+	<-h.room.Joined
+	<-h.room.Joined
 	waitFor(t, "live in the new room", func() bool { return h.g.Status().State == StateLive })
 }
 
@@ -464,7 +419,7 @@ func TestApplySimScript(t *testing.T) {
 // before encoding), the sink advances the session's RTP clock by the gap.
 func TestSinkSkipsCaptureGaps(t *testing.T) {
 	h := startHarness(t, simDoc)
-	sess := <-h.room.joined
+	sess := <-h.room.Joined
 	sink := &sinkTo{clock: h.clock, room: &h.g.room, rate: 48000} // a sink of its own: the running one belongs to the pipeline
 	pkt := func(pos int64) pipeline.Packet {
 		return pipeline.Packet{Data: []byte{0xf8, 1}, Pos: pos, Duration: 20 * time.Millisecond}
@@ -474,7 +429,7 @@ func TestSinkSkipsCaptureGaps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := time.Duration(sess.skipped.Load()); got != 100*time.Millisecond {
+	if got := sess.Skipped(); got != 100*time.Millisecond {
 		t.Errorf("skipped %v, want the 100 ms gap", got)
 	}
 	// A new capture restarts its count at 0: its positions say nothing
@@ -484,7 +439,7 @@ func TestSinkSkipsCaptureGaps(t *testing.T) {
 	if err := sink.WritePacket(pkt(0)); err != nil {
 		t.Fatal(err)
 	}
-	if got := time.Duration(sess.skipped.Load()); got != 100*time.Millisecond {
+	if got := sess.Skipped(); got != 100*time.Millisecond {
 		t.Errorf("an immediate new capture counted as a gap: skipped %v", got)
 	}
 	// The device is away 1.5 s: the capture stops, and 1.5 s later the
@@ -496,7 +451,7 @@ func TestSinkSkipsCaptureGaps(t *testing.T) {
 	if err := sink.WritePacket(pkt(9600)); err != nil {
 		t.Fatal(err)
 	}
-	if got := time.Duration(sess.skipped.Load()); got != 1600*time.Millisecond {
+	if got := sess.Skipped(); got != 1600*time.Millisecond {
 		t.Errorf("skipped %v after a 1.5 s capture pause, want 100 ms + 1.5 s", got)
 	}
 }
@@ -622,7 +577,7 @@ func TestBusyCaptureIsHandedOver(t *testing.T) {
 func TestLeaveJoinRestart(t *testing.T) {
 	h := startHarness(t, simDoc)
 	ctx := context.Background()
-	first := <-h.room.joined
+	first := <-h.room.Joined
 	waitFor(t, "live", func() bool { return h.g.Status().State == StateLive })
 	if err := h.g.Do(ctx, Command{Kind: CmdLeave}); err != nil {
 		t.Fatal(err)
@@ -631,7 +586,7 @@ func TestLeaveJoinRestart(t *testing.T) {
 		t.Fatalf("after leave: %s (%s)", s.State, s.Reason)
 	}
 	select {
-	case <-first.done:
+	case <-first.Done():
 	default:
 		t.Fatal("leave did not close the session")
 	}
@@ -641,14 +596,14 @@ func TestLeaveJoinRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-h.room.joined:
+	case <-h.room.Joined:
 		t.Fatal("a config change joined while the device was out by command")
 	default:
 	}
 	if err := h.g.Do(ctx, Command{Kind: CmdJoin}); err != nil {
 		t.Fatal(err)
 	}
-	<-h.room.joined
+	<-h.room.Joined
 	waitFor(t, "live after join", func() bool { return h.g.Status().State == StateLive && h.g.Status().Room == "other" })
 	if err := h.g.Do(ctx, Command{Kind: CmdJoin}); err != nil {
 		t.Fatalf("join while in the room: %v", err)
@@ -662,6 +617,6 @@ func TestLeaveJoinRestart(t *testing.T) {
 	if f := h.g.Status().Pipeline.Frames; f >= 30 {
 		t.Errorf("restart kept the capture: %d frames", f)
 	}
-	<-h.room.joined
+	<-h.room.Joined
 	waitFor(t, "live after restart", func() bool { return h.g.Status().State == StateLive })
 }

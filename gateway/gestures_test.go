@@ -111,7 +111,7 @@ func (r *recorder) saw(prefix string) bool {
 func TestPTTHeldOnAirIsNoGesture(t *testing.T) {
 	rec := &recorder{next: testLogger(t).Handler()}
 	h := startHarnessWith(t, simDoc, slog.New(rec), nil, nil)
-	sess := <-h.room.joined
+	sess := <-h.room.Joined
 	h.button(t, true, StateOnAir)
 	// Mid-sentence the room drops and comes back: the hold is still talk.
 	h.step(time.Second)

@@ -2,6 +2,7 @@ package whip
 
 import (
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -30,15 +31,37 @@ func BenchmarkWriteOpus(b *testing.B) {
 // TestWriteOpusAllocs checks WriteOpus allocates nothing in the steady
 // state: the RTP header is the Session's, pion's SRTP path takes its
 // buffers from pools. (AllocsPerRun counts the whole process, so the
-// server discards media instead of reading it.)
+// server discards media instead of reading it.) Under the race detector
+// sync.Pool drops a random quarter of what is Put, and the misses cost
+// about 0.75 allocations per packet (pion's SRTP and packet pools) plus
+// what the background goroutines allocate, so the count straddles 1 from
+// run to run: there the sending path is measured and logged, not asserted
+// (BenchmarkWriteOpus and the normal build keep proving 0).
 func TestWriteOpusAllocs(t *testing.T) {
 	srv := newWHIPServer(t, "", serverOptions{discard: true})
 	_, s := joinTest(t, srv.url(), "", Options{})
 	defer s.Close()
 	pkt := toneFrames(t, 440, 1, 1, 20*time.Millisecond)[0]
-	for range 100 { // warm up pools and the interceptor's state
-		if err := s.WriteOpus(pkt, 20*time.Millisecond); err != nil {
-			t.Fatal(err)
+	// Warm up pools and the interceptor's state, and wait out the server's
+	// reaction to the first packets (new stream, buffers growing): in
+	// process, it lands in the count, and on a busy machine it can come
+	// after any fixed number of packets. Settled is two rounds of 100
+	// writes under 50 allocations each in the whole process; a WriteOpus
+	// that allocates never settles, and AllocsPerRun below fails it.
+	quiet := 0
+	for round := 0; round < 50 && quiet < 2; round++ {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 100 {
+			if err := s.WriteOpus(pkt, 20*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		if after.Mallocs-before.Mallocs < 50 {
+			quiet++
+		} else {
+			quiet = 0
 		}
 	}
 	allocs := testing.AllocsPerRun(500, func() {
@@ -46,7 +69,10 @@ func TestWriteOpusAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs != 0 {
+	switch {
+	case raceEnabled:
+		t.Logf("race detector: WriteOpus allocates %.0f times per packet (sync.Pool misses), not asserted", allocs)
+	case allocs != 0:
 		t.Errorf("WriteOpus allocates %.0f times per packet, want 0", allocs)
 	}
 	// Writes that are refused allocate nothing.

@@ -29,12 +29,26 @@ type Step struct {
 }
 
 // Room is a room.Room whose joins follow a script: each Join takes the next
-// Step; the last Step, if it is an error, repeats. It is safe for
-// concurrent use.
+// Step; the last Step, if it is an error, repeats. In a Room made by
+// NewLiveRoom no Step repeats: once the script is used up, each Join
+// connects a new Session at once. It is safe for concurrent use.
 type Room struct {
-	mu    sync.Mutex
-	steps []Step
-	joins int
+	mu       sync.Mutex
+	steps    []Step
+	joins    int
+	sessions []*Session      // every session Join returned
+	live     bool            // NewLiveRoom: join a NewSession when the script is empty
+	joined   chan *Session   // live rooms: each session Join returned
+	Joined   <-chan *Session // joined, for the test; nil unless made by NewLiveRoom
+}
+
+// NewLiveRoom returns a Room whose every Join, once its script (if any) is
+// used up, succeeds at once with a NewSession. Each session Join returns is
+// also sent on Joined, which holds up to buffer sessions nobody received;
+// a Join past that waits for the test to receive (or for its context).
+func NewLiveRoom(buffer int) *Room {
+	ch := make(chan *Session, buffer)
+	return &Room{live: true, joined: ch, Joined: ch}
 }
 
 // Add appends steps to the script.
@@ -46,23 +60,58 @@ func (r *Room) Add(steps ...Step) {
 
 // Join implements room.Room.
 func (r *Room) Join(ctx context.Context) (room.Session, error) {
+	s, err := r.next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.joined != nil {
+		select {
+		case r.joined <- s:
+		case <-ctx.Done():
+			s.Close()
+			return nil, ctx.Err()
+		}
+	}
+	return s, nil
+}
+
+// next takes the next Step of the script, or a NewSession in a live Room.
+func (r *Room) next(ctx context.Context) (*Session, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.joins++
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if len(r.steps) == 0 {
+	var st Step
+	switch {
+	case len(r.steps) > 0:
+		st = r.steps[0]
+		if len(r.steps) > 1 || st.Session != nil || r.live {
+			r.steps = r.steps[1:]
+		}
+	case r.live:
+		st.Session = NewSession()
+	default:
 		return nil, ErrNoSteps
 	}
-	st := r.steps[0]
-	if len(r.steps) > 1 || st.Session != nil {
-		r.steps = r.steps[1:]
+	if st.Session == nil {
+		return nil, st.Err
 	}
-	if st.Session != nil {
-		return st.Session, nil
+	r.sessions = append(r.sessions, st.Session)
+	return st.Session, nil
+}
+
+// Packets returns how many packets WriteOpus sent on all the sessions
+// Join returned.
+func (r *Room) Packets() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n uint64
+	for _, s := range r.sessions {
+		n += s.Packets()
 	}
-	return nil, st.Err
+	return n
 }
 
 // Joins returns how many times Join was called.
