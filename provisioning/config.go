@@ -15,7 +15,7 @@ import (
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/hw"
-	"github.com/onair-gateway/onair/hw/alsa"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 	"github.com/onair-gateway/onair/hw/gpio"
 	"github.com/onair-gateway/onair/hw/sim"
 	"github.com/onair-gateway/onair/net/e2ee"
@@ -66,7 +66,7 @@ type BoardConfig struct {
 type AudioConfig struct {
 	// Capture is the capture device and format; empty fields come from
 	// the board profile.
-	Capture alsa.Config `yaml:"capture" json:"capture"`
+	Capture alsaconf.Config `yaml:"capture" json:"capture"`
 	// Processing is the voice chain between capture and encoder.
 	Processing dsp.Config `yaml:"processing" json:"processing"`
 }
@@ -209,7 +209,7 @@ func (c *Config) applyDefaults() hw.Profile {
 	return p
 }
 
-func fillCapture(c *alsa.Config, p alsa.Config) {
+func fillCapture(c *alsaconf.Config, p alsaconf.Config) {
 	if c.Device == "" {
 		c.Device = p.Device
 	}
