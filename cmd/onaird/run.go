@@ -61,6 +61,8 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			wg.Add(1)
 			go func() { defer wg.Done(); kb.run(ctx, cancel) }()
 			defer kb.restore()
+		} else {
+			log.Info("keyboard unavailable", "reason", err.Error())
 		}
 	}
 	if r.HTTP.Listen != "" {
