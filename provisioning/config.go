@@ -242,6 +242,15 @@ func (c *Config) validate() error {
 	if !idRE.MatchString(c.Device.ID) {
 		errs = append(errs, conf.Errorf("device.id", "%q must be 1..64 of a-z, 0-9, '-' and '_'", c.Device.ID))
 	}
+	if err := conf.CheckText("device.name", c.Device.Name); err != nil {
+		errs = append(errs, err)
+	}
+	for i, b := range c.Controls.Buttons {
+		add("controls.buttons["+strconv.Itoa(i)+"].name", conf.CheckText("", b.Name))
+	}
+	for i, l := range c.Controls.LEDs {
+		add("controls.leds["+strconv.Itoa(i)+"].name", conf.CheckText("", l.Name))
+	}
 	if _, err := hw.Lookup(c.Board.Profile); err != nil {
 		errs = append(errs, conf.Errorf("board.profile", "%v", err))
 	}
@@ -310,6 +319,12 @@ func (m MQTTConfig) validate() error {
 		case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "mqtt" && u.Scheme != "mqtts" && u.Scheme != "tls":
 			errs = append(errs, conf.Errorf("broker", "scheme %q is not tcp, ssl, tls, mqtt or mqtts", u.Scheme))
 		}
+	}
+	if err := conf.CheckText("client_id", m.ClientID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := conf.CheckText("username", m.Username); err != nil {
+		errs = append(errs, err)
 	}
 	if (m.CertFile == "") != (m.KeyFile == "") {
 		errs = append(errs, conf.Errorf("key_file", "cert_file and key_file go together"))

@@ -443,7 +443,7 @@ func (w *yamlWalk) walk(n *yaml.Node, t reflect.Type, path string) {
 				}
 				continue
 			}
-			p := conf.Join(path, k.Value)
+			p := conf.Join(path, conf.Key(k.Value))
 			if seen[k.Value] {
 				w.errs = append(w.errs, conf.Errorf(p, "duplicate key (line %d)", k.Line))
 				continue
@@ -576,7 +576,7 @@ func walkJSON(v any, t reflect.Type, path string, errs *[]error) bool {
 			if path == "" && strings.HasPrefix(k, "x-") {
 				continue // an extension key, as in YAML
 			}
-			p := conf.Join(path, k)
+			p := conf.Join(path, conf.Key(k))
 			f, ok := fields[k]
 			if !ok {
 				*errs = append(*errs, conf.Errorf(p, "unknown key%s", suggest(k, fields)))
@@ -620,7 +620,7 @@ func duplicateJSONKeys(dec *json.Decoder, path string, errs *[]error) {
 				return
 			}
 			k, _ := kt.(string)
-			p := conf.Join(path, k)
+			p := conf.Join(path, conf.Key(k))
 			if seen[k] {
 				*errs = append(*errs, conf.Errorf(p, "duplicate key"))
 			}

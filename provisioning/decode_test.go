@@ -110,3 +110,40 @@ func TestDuplicateExtensionKey(t *testing.T) {
 		t.Errorf("problems = %q, want one duplicate key at x-base", ps)
 	}
 }
+
+// TestControlCharactersRefused: names, rooms and identities reach
+// terminals, logs and pages, so a control character (an escape sequence
+// that clears the screen, a CR/LF that forges a line) is refused, with the
+// field named and the value quoted, and unknown keys are quoted too.
+func TestControlCharactersRefused(t *testing.T) {
+	const forged = `probe\e[2J\e]0;pwned\a\r\nFAKE: ok`
+	for _, tc := range []struct{ doc, path string }{
+		{"room: {url: \"ws://127.0.0.1:7880\", token: t, room: \"" + forged + "\"}\n", "room.room"},
+		{"room: {url: \"ws://127.0.0.1:7880\", token: t, identity: \"dev\\u0085x\"}\n", "room.identity"},
+		{"device: {name: \"Studio\\e[31mA\"}\n" + minimal, "device.name"},
+		{"device: {name: \"a\\u202eb\"}\n" + minimal, "device.name"}, // a bidi override
+		{"mqtt: {broker: \"tcp://h:1883\", client_id: \"c\\td\"}\n" + minimal, "mqtt.client_id"},
+		{"controls: {buttons: [{pin: GPIO4, name: \"b\\nx\"}]}\n" + minimal, "controls.buttons[0].name"},
+		{"opus: {\"bit\\e[2Jrate\": 1}\n" + minimal, `opus."bit\x1b[2Jrate"`},
+	} {
+		_, err := Decode([]byte(tc.doc), YAML)
+		if err == nil {
+			t.Errorf("%s: accepted", tc.path)
+			continue
+		}
+		found := false
+		for _, p := range Problems(err) {
+			found = found || strings.HasPrefix(p.Error(), tc.path+": ")
+		}
+		if !found {
+			t.Errorf("%s: not named in %v", tc.path, err)
+		}
+		if strings.ContainsAny(err.Error(), "\x1b\a\r\t\u0085\u202e") || strings.Count(err.Error(), "\n") != len(Problems(err)) {
+			t.Errorf("%s: the error carries a raw control character: %q", tc.path, err.Error())
+		}
+	}
+	// Printable non-ASCII names stay allowed.
+	if _, err := Decode([]byte("device: {name: \"Studio Café 2\"}\n"+minimal), YAML); err != nil {
+		t.Errorf("a printable name was refused: %v", err)
+	}
+}
