@@ -302,11 +302,25 @@ func countNodes(n *yaml.Node) int {
 
 // yamlWalk is one check of a YAML node tree against the Config type.
 type yamlWalk struct {
-	ctx   context.Context
-	errs  []error
-	limit int   // nodes the walk may visit, each alias and merge expanded
-	n     int   // nodes visited so far
-	stop  error // set when the walk gave up: over the limit, or ctx done
+	ctx    context.Context
+	errs   []error
+	limit  int   // nodes the walk may visit, each alias and merge expanded
+	n      int   // nodes visited so far
+	stop   error // set when the walk gave up: over the limit, or ctx done
+	fields map[reflect.Type]map[string]reflect.StructField
+}
+
+// fieldsOf is the package's fieldsOf, computed once per type per walk.
+func (w *yamlWalk) fieldsOf(t reflect.Type) map[string]reflect.StructField {
+	f, ok := w.fields[t]
+	if !ok {
+		if w.fields == nil {
+			w.fields = map[reflect.Type]map[string]reflect.StructField{}
+		}
+		f = fieldsOf(t)
+		w.fields[t] = f
+	}
+	return f
 }
 
 // visit spends one node of the budget; false means stop walking.
@@ -405,7 +419,7 @@ func (w *yamlWalk) walk(n *yaml.Node, t reflect.Type, path string) {
 			bad("expected a mapping (line %d)", n.Line)
 			return
 		}
-		fields := fieldsOf(t)
+		fields := w.fieldsOf(t)
 		seen := map[string]bool{}
 		kept := n.Content[:0:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {

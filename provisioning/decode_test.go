@@ -147,3 +147,15 @@ func TestControlCharactersRefused(t *testing.T) {
 		t.Errorf("a printable name was refused: %v", err)
 	}
 }
+
+// BenchmarkDecodeMergeBomb measures refusing the 7-level merge
+// bomb: the walk stops at its node budget.
+func BenchmarkDecodeMergeBomb(b *testing.B) {
+	doc := []byte(mergeBomb(7))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(doc, YAML); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}
