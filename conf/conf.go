@@ -13,8 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -204,4 +207,39 @@ func Flatten(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// Printable reports whether s is valid UTF-8 with no control character or
+// other non-printable rune (unicode.IsPrint; the ASCII space is allowed).
+func Printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckText refuses a name, room or identity that is not Printable: such
+// values are shown on terminals, in logs and on web pages, where an escape
+// sequence or a newline could clear the screen or forge a line. The error
+// names the field and quotes the value.
+func CheckText(path, s string) error {
+	if Printable(s) {
+		return nil
+	}
+	return Errorf(path, "%q has a control or non-printable character", s)
+}
+
+// Key returns a config key for use in a path: as written when it is
+// Printable, else quoted (strconv.Quote), so an unknown key cannot carry
+// an escape sequence into an error message.
+func Key(k string) string {
+	if Printable(k) {
+		return k
+	}
+	return strconv.Quote(k)
 }

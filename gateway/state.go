@@ -93,3 +93,9 @@ func indicatorStatus(s State) gpio.Status {
 	}
 	return gpio.StatusIdle
 }
+
+// States returns every state, in the order of the constants above, for
+// exporters that show each one (a 0/1 series per state).
+func States() []State {
+	return []State{StateIdle, StateJoining, StateLive, StateOnAir, StateMuted, StateDegraded, StateError}
+}

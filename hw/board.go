@@ -16,7 +16,7 @@ import (
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
 	"github.com/onair-gateway/onair/conf"
-	"github.com/onair-gateway/onair/hw/alsa"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 	"github.com/onair-gateway/onair/hw/gpio"
 )
 
@@ -29,10 +29,8 @@ type Profile struct {
 	// Overlay is the /boot/firmware/config.txt line that enables the board's
 	// sound card ("" for none).
 	Overlay string
-	// Capture is the capture device and format. Channels beyond
-	// Geometry.Mics are not microphones (the 6-mic array's two playback
-	// references).
-	Capture alsa.Config
+	// Capture is the capture device and format.
+	Capture alsaconf.Config
 	// Geometry is where the microphones sit.
 	Geometry audio.Geometry
 	// Beam is the default beam mode.
@@ -53,7 +51,7 @@ func Profiles() map[string]Profile {
 		"sim": {
 			Name:        "sim",
 			Description: "simulated 4-mic circular array (no hardware): a talker rendered into each mic",
-			Capture:     alsa.Config{Device: "sim", Channels: 4, Format: alsa.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
+			Capture:     alsaconf.Config{Device: "sim", Channels: 4, Format: alsaconf.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeCircular, Mics: 4, Radius: 0.0325},
 			Beam:        dsp.BeamDOA,
 			Controls: gpio.Config{
@@ -68,7 +66,7 @@ func Profiles() map[string]Profile {
 			Name:        "respeaker-2mic",
 			Description: "Seeed ReSpeaker 2-Mics Pi HAT (WM8960), button on GPIO17, 3 APA102 LEDs",
 			Overlay:     "dtoverlay=seeed-2mic-voicecard",
-			Capture:     alsa.Config{Device: "plughw:CARD=seeed2micvoicec,DEV=0", Channels: 2, Format: alsa.S16LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
+			Capture:     alsaconf.Config{Device: "plughw:CARD=seeed2micvoicec,DEV=0", Channels: 2, Format: alsaconf.S16LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeLinear, Mics: 2, Spacing: 0.058},
 			Beam:        dsp.BeamFixed,
 			Controls: gpio.Config{
@@ -80,7 +78,7 @@ func Profiles() map[string]Profile {
 			Name:        "respeaker-4mic",
 			Description: "Seeed ReSpeaker 4-Mic Array for Pi (AC108), 12 APA102 LEDs powered by GPIO5",
 			Overlay:     "dtoverlay=seeed-4mic-voicecard",
-			Capture:     alsa.Config{Device: "hw:CARD=seeed4micvoicec,DEV=0", Channels: 4, Format: alsa.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
+			Capture:     alsaconf.Config{Device: "hw:CARD=seeed4micvoicec,DEV=0", Channels: 4, Format: alsaconf.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeCircular, Mics: 4, Radius: 0.0325},
 			Beam:        dsp.BeamDOA,
 			Controls: gpio.Config{
@@ -91,7 +89,7 @@ func Profiles() map[string]Profile {
 			Name:        "respeaker-6mic",
 			Description: "Seeed ReSpeaker 6-Mic Circular Array kit (2×AC108): 8 channels, 6 mics + 2 playback references, 12 APA102 LEDs",
 			Overlay:     "dtoverlay=seeed-8mic-voicecard",
-			Capture:     alsa.Config{Device: "hw:CARD=seeed8micvoicec,DEV=0", Channels: 8, Format: alsa.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
+			Capture:     alsaconf.Config{Device: "hw:CARD=seeed8micvoicec,DEV=0", Channels: 8, Format: alsaconf.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeCircular, Mics: 6, Radius: 0.0463},
 			Beam:        dsp.BeamDOA,
 			Controls: gpio.Config{
@@ -102,7 +100,7 @@ func Profiles() map[string]Profile {
 			Name:        "i2s-stereo-mems",
 			Description: "two I2S MEMS mics (INMP441 or SPH0645) on one I2S bus, L/R select; PTT on GPIO17, LED on GPIO27",
 			Overlay:     "dtoverlay=googlevoicehat-soundcard",
-			Capture:     alsa.Config{Device: "plughw:CARD=sndrpigooglevoi,DEV=0", Channels: 2, Format: alsa.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
+			Capture:     alsaconf.Config{Device: "plughw:CARD=sndrpigooglevoi,DEV=0", Channels: 2, Format: alsaconf.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeLinear, Mics: 2, Spacing: 0.06},
 			Beam:        dsp.BeamFixed,
 			Controls: gpio.Config{
@@ -114,7 +112,7 @@ func Profiles() map[string]Profile {
 			Name:        "hifiberry-dacplusadc",
 			Description: "HiFiBerry DAC+ ADC: stereo line in and out, for studio desks",
 			Overlay:     "dtoverlay=hifiberry-dacplusadc",
-			Capture:     alsa.Config{Device: "hw:CARD=sndrpihifiberry,DEV=0", Channels: 2, Format: alsa.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
+			Capture:     alsaconf.Config{Device: "hw:CARD=sndrpihifiberry,DEV=0", Channels: 2, Format: alsaconf.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeLinear, Mics: 2, Spacing: 0.1},
 			Beam:        dsp.BeamStereo,
 			Music:       true,

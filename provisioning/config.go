@@ -15,7 +15,7 @@ import (
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/hw"
-	"github.com/onair-gateway/onair/hw/alsa"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 	"github.com/onair-gateway/onair/hw/gpio"
 	"github.com/onair-gateway/onair/hw/sim"
 	"github.com/onair-gateway/onair/net/e2ee"
@@ -74,7 +74,7 @@ type BoardConfig struct {
 type AudioConfig struct {
 	// Capture is the capture device and format; empty fields come from
 	// the board profile.
-	Capture alsa.Config `yaml:"capture" json:"capture"`
+	Capture alsaconf.Config `yaml:"capture" json:"capture"`
 	// Processing is the voice chain between capture and encoder.
 	Processing dsp.Config `yaml:"processing" json:"processing"`
 }
@@ -216,7 +216,7 @@ func (c *Config) applyDefaults() hw.Profile {
 	return p
 }
 
-func fillCapture(c *alsa.Config, p alsa.Config) {
+func fillCapture(c *alsaconf.Config, p alsaconf.Config) {
 	if c.Device == "" {
 		c.Device = p.Device
 	}
@@ -251,6 +251,15 @@ func (c *Config) validate() error {
 	}
 	if !strings.HasPrefix(c.Device.StateDir, "/") {
 		errs = append(errs, conf.Errorf("device.state_dir", "%q must be an absolute path", c.Device.StateDir))
+	}
+	if err := conf.CheckText("device.name", c.Device.Name); err != nil {
+		errs = append(errs, err)
+	}
+	for i, b := range c.Controls.Buttons {
+		add("controls.buttons["+strconv.Itoa(i)+"].name", conf.CheckText("", b.Name))
+	}
+	for i, l := range c.Controls.LEDs {
+		add("controls.leds["+strconv.Itoa(i)+"].name", conf.CheckText("", l.Name))
 	}
 	if _, err := hw.Lookup(c.Board.Profile); err != nil {
 		errs = append(errs, conf.Errorf("board.profile", "%v", err))
@@ -320,6 +329,12 @@ func (m MQTTConfig) validate() error {
 		case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "mqtt" && u.Scheme != "mqtts" && u.Scheme != "tls":
 			errs = append(errs, conf.Errorf("broker", "scheme %q is not tcp, ssl, tls, mqtt or mqtts", u.Scheme))
 		}
+	}
+	if err := conf.CheckText("client_id", m.ClientID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := conf.CheckText("username", m.Username); err != nil {
+		errs = append(errs, err)
 	}
 	if (m.CertFile == "") != (m.KeyFile == "") {
 		errs = append(errs, conf.Errorf("key_file", "cert_file and key_file go together"))

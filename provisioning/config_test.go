@@ -307,6 +307,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(tc.doc), false)
 	}
 	f.Add([]byte(minimal), false)
+	f.Add([]byte(mergeBomb(7)), false) // issue 15: 10^7 merges in 531 bytes
 	f.Add([]byte(`{"room":{"url":"ws://h:1","token":"t"}}`), true)
 	if files, _ := filepath.Glob("../examples/*.yaml"); len(files) > 0 {
 		for _, fn := range files {
@@ -322,8 +323,14 @@ func FuzzDecode(f *testing.F) {
 		}
 		r, err := Decode(data, syn)
 		if err != nil {
-			if len(Problems(err)) == 0 {
-				t.Fatal("error without problems")
+			ps := Problems(err)
+			if len(ps) == 0 || len(ps) > MaxProblems+1 {
+				t.Fatalf("%d problems", len(ps))
+			}
+			for _, p := range ps {
+				if m := p.Error(); strings.Contains(m, "yaml: yaml:") || strings.Contains(m, "json: json:") {
+					t.Fatalf("doubled prefix: %q", m)
+				}
 			}
 			return
 		}

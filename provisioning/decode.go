@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,23 @@ const (
 // before it is parsed (a config is a few KiB; MQTT payloads are untrusted).
 const MaxDocumentSize = 256 << 10
 
+// MaxProblems bounds the problems one document reports: past it, a last
+// problem says how many more there were, so a hostile document cannot
+// flood a terminal or a log with a million lines.
+const MaxProblems = 100
+
+// minExpansionBudget and expansionFactor bound the YAML nodes the decoder
+// visits: at most expansionFactor times the nodes written in the document,
+// and never fewer than minExpansionBudget. Aliases and << merges make a
+// node count once per use, so nested merges grow tenfold per level (a
+// 531-byte "merge bomb" is 10⁷ visits); a real config with a few anchors
+// stays far below the bound. This is the decoder's own counterpart to
+// yaml.v3's alias budget, which checks only its own decode.
+const (
+	minExpansionBudget = 10_000
+	expansionFactor    = 10
+)
+
 // ErrInvalid marks a config that did not pass decoding or validation; the
 // joined *conf.FieldError values say why, one per problem.
 var ErrInvalid = errors.New("invalid config")
@@ -39,6 +57,12 @@ var ErrInvalid = errors.New("invalid config")
 // path and line, then every invalid value. Secrets never appear in errors.
 // Decoding is pure: no file, device or network is touched.
 func Decode(data []byte, syn Syntax) (*Resolved, error) {
+	return DecodeContext(context.Background(), data, syn)
+}
+
+// DecodeContext is Decode that stops early, returning ctx's error, when ctx
+// is done (a reload that a shutdown overtakes).
+func DecodeContext(ctx context.Context, data []byte, syn Syntax) (*Resolved, error) {
 	if len(data) > MaxDocumentSize {
 		return nil, invalid([]error{fmt.Errorf("document is %d bytes, more than %d", len(data), MaxDocumentSize)})
 	}
@@ -48,10 +72,14 @@ func Decode(data []byte, syn Syntax) (*Resolved, error) {
 	case JSON:
 		errs = decodeJSON(data, &cfg)
 	default:
-		errs = decodeYAML(data, &cfg)
+		errs = decodeYAML(ctx, data, &cfg)
 	}
-	// A document that does not parse has nothing to validate: report the
-	// syntax error alone, not the defaults' complaints about empty fields.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// A document that does not parse, or expands past the budget, has
+	// nothing to validate: report that alone, not the defaults' complaints
+	// about empty fields.
 	for _, e := range errs {
 		if errors.Is(e, errSyntax) {
 			return nil, invalid([]error{e})
@@ -72,6 +100,12 @@ func Decode(data []byte, syn Syntax) (*Resolved, error) {
 // Load reads and decodes a config file. The file's extension picks the
 // syntax (.json is JSON, anything else YAML).
 func Load(path string) (*Resolved, error) {
+	return LoadContext(context.Background(), path)
+}
+
+// LoadContext is Load that stops early, returning ctx's error, when ctx is
+// done.
+func LoadContext(ctx context.Context, path string) (*Resolved, error) {
 	data, err := conf.ReadFile(path, MaxDocumentSize)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -80,7 +114,7 @@ func Load(path string) (*Resolved, error) {
 	if strings.HasSuffix(strings.ToLower(path), ".json") {
 		syn = JSON
 	}
-	return Decode(data, syn)
+	return DecodeContext(ctx, data, syn)
 }
 
 // invalidError carries every problem with a document.
@@ -99,7 +133,14 @@ func (e *invalidError) Error() string {
 
 func (e *invalidError) Unwrap() []error { return append([]error{ErrInvalid}, e.errs...) }
 
-func invalid(errs []error) error { return &invalidError{errs: errs} }
+// invalid joins a document's problems, at most MaxProblems of them and
+// then one that counts the rest.
+func invalid(errs []error) error {
+	if n := len(errs) - MaxProblems; n > 0 {
+		errs = append(errs[:MaxProblems:MaxProblems], fmt.Errorf("and %d more problems", n))
+	}
+	return &invalidError{errs: errs}
+}
 
 // Problems returns each problem in an error from Decode or Load, one per
 // element, so a CLI can print one per line.
@@ -215,7 +256,7 @@ func kindName(t reflect.Type) string {
 
 // decodeYAML checks the node tree against the Config type (unknown keys,
 // wrong types, each with its path and line), then decodes.
-func decodeYAML(data []byte, cfg *Config) []error {
+func decodeYAML(ctx context.Context, data []byte, cfg *Config) []error {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -232,18 +273,78 @@ func decodeYAML(data []byte, cfg *Config) []error {
 		return nil
 	}
 	root := doc.Content[0]
-	var errs []error
-	walkYAML(root, reflect.TypeOf(*cfg), "", &errs)
+	w := &yamlWalk{ctx: ctx, limit: max(minExpansionBudget, expansionFactor*countNodes(root))}
+	w.walk(root, reflect.TypeOf(*cfg), "")
+	if w.stop != nil {
+		return []error{w.stop}
+	}
+	errs := w.errs
 	// The walk found every unknown key and wrong type; decode the rest
 	// leniently so validation can see it. A decode error here is one the
 	// walk already reported.
 	if err := root.Decode(cfg); err != nil && len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("yaml: %w", err))
+		errs = append(errs, fmt.Errorf("yaml: %s", strings.TrimPrefix(err.Error(), "yaml: ")))
 	}
 	return errs
 }
 
-// errSyntax marks a document that does not parse at all.
+// countNodes counts the nodes written in a document, each alias once (not
+// what it points to).
+func countNodes(n *yaml.Node) int {
+	c := 1
+	if n.Kind != yaml.AliasNode {
+		for _, k := range n.Content {
+			c += countNodes(k)
+		}
+	}
+	return c
+}
+
+// yamlWalk is one check of a YAML node tree against the Config type.
+type yamlWalk struct {
+	ctx    context.Context
+	errs   []error
+	limit  int   // nodes the walk may visit, each alias and merge expanded
+	n      int   // nodes visited so far
+	stop   error // set when the walk gave up: over the limit, or ctx done
+	fields map[reflect.Type]map[string]reflect.StructField
+}
+
+// fieldsOf is the package's fieldsOf, computed once per type per walk.
+func (w *yamlWalk) fieldsOf(t reflect.Type) map[string]reflect.StructField {
+	f, ok := w.fields[t]
+	if !ok {
+		if w.fields == nil {
+			w.fields = map[reflect.Type]map[string]reflect.StructField{}
+		}
+		f = fieldsOf(t)
+		w.fields[t] = f
+	}
+	return f
+}
+
+// visit spends one node of the budget; false means stop walking.
+func (w *yamlWalk) visit(n *yaml.Node) bool {
+	if w.stop != nil {
+		return false
+	}
+	w.n++
+	if w.n > w.limit {
+		w.stop = fmt.Errorf("yaml: aliases and << merges expand the document past %d nodes (at line %d); nest fewer merges%w",
+			w.limit, n.Line, quiet{errSyntax})
+		return false
+	}
+	if w.n%1024 == 0 {
+		if err := w.ctx.Err(); err != nil {
+			w.stop = err
+			return false
+		}
+	}
+	return true
+}
+
+// errSyntax marks a document that does not parse at all, or that expands
+// past the decoder's budget: either is reported alone.
 var errSyntax = errors.New("syntax")
 
 // syntaxError wraps a parser's error, without repeating its own prefix.
@@ -259,7 +360,10 @@ type quiet struct{ err error }
 func (q quiet) Error() string { return "" }
 func (q quiet) Unwrap() error { return q.err }
 
-func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
+func (w *yamlWalk) walk(n *yaml.Node, t reflect.Type, path string) {
+	if !w.visit(n) {
+		return
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -274,7 +378,7 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 	// stops the whole decode at a field whose UnmarshalYAML fails), and
 	// every later problem is still found.
 	bad := func(format string, args ...any) {
-		*errs = append(*errs, conf.Errorf(path, format, args...))
+		w.errs = append(w.errs, conf.Errorf(path, format, args...))
 		*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
 	}
 	if isScalar(t) {
@@ -315,20 +419,20 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 			bad("expected a mapping (line %d)", n.Line)
 			return
 		}
-		fields := fieldsOf(t)
+		fields := w.fieldsOf(t)
 		seen := map[string]bool{}
 		kept := n.Content[:0:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
-				*errs = append(*errs, conf.Errorf(path, "a key must be a plain name, not a %s (line %d)", nodeKind(k), k.Line))
+				w.errs = append(w.errs, conf.Errorf(path, "a key must be a plain name, not a %s (line %d)", nodeKind(k), k.Line))
 				continue
 			}
 			if k.ShortTag() == "!!merge" {
 				// << merges mappings (usually aliases) into this one;
 				// their keys are checked as if written here.
 				if seen["<<"] {
-					*errs = append(*errs, conf.Errorf(conf.Join(path, "<<"), "duplicate key (line %d); merge several with <<: [*a, *b]", k.Line))
+					w.errs = append(w.errs, conf.Errorf(conf.Join(path, "<<"), "duplicate key (line %d); merge several with <<: [*a, *b]", k.Line))
 					continue
 				}
 				seen["<<"] = true
@@ -345,30 +449,30 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 						m = m.Alias
 					}
 					if m.Kind != yaml.MappingNode {
-						*errs = append(*errs, conf.Errorf(path, "<< must merge a mapping or a list of them (line %d)", k.Line))
+						w.errs = append(w.errs, conf.Errorf(path, "<< must merge a mapping or a list of them (line %d)", k.Line))
 						kept = kept[:len(kept)-2] // yaml.v3 would stop at it
 						break
 					}
-					walkYAML(m, t, path, errs)
+					w.walk(m, t, path)
 				}
 				continue
 			}
-			if path == "" && strings.HasPrefix(k.Value, "x-") {
-				continue // an extension key: room for anchors, ignored
-			}
-			p := conf.Join(path, k.Value)
+			p := conf.Join(path, conf.Key(k.Value))
 			if seen[k.Value] {
-				*errs = append(*errs, conf.Errorf(p, "duplicate key (line %d)", k.Line))
+				w.errs = append(w.errs, conf.Errorf(p, "duplicate key (line %d)", k.Line))
 				continue
 			}
 			seen[k.Value] = true
+			if path == "" && strings.HasPrefix(k.Value, "x-") {
+				continue // an extension key: room for anchors, ignored
+			}
 			kept = append(kept, k, v)
 			f, ok := fields[k.Value]
 			if !ok {
-				*errs = append(*errs, conf.Errorf(p, "unknown key%s (line %d)", suggest(k.Value, fields), k.Line))
+				w.errs = append(w.errs, conf.Errorf(p, "unknown key%s (line %d)", suggest(k.Value, fields), k.Line))
 				continue
 			}
-			walkYAML(v, f.Type, p, errs)
+			w.walk(v, f.Type, p)
 		}
 		// The lenient decode that follows the walk stops at a duplicate
 		// key and would leave the whole config empty, so validation would
@@ -382,10 +486,10 @@ func walkYAML(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 			return
 		}
 		for i, c := range n.Content {
-			walkYAML(c, t.Elem(), path+"["+strconv.Itoa(i)+"]", errs)
+			w.walk(c, t.Elem(), path+"["+strconv.Itoa(i)+"]")
 		}
 	default:
-		*errs = append(*errs, conf.Errorf(path, "unsupported config type %s", t))
+		w.errs = append(w.errs, conf.Errorf(path, "unsupported config type %s", t))
 	}
 }
 
@@ -442,7 +546,7 @@ func jsonKeys(t reflect.Type) map[string]reflect.StructField {
 	return m
 }
 
-// walkJSON checks a decoded JSON tree against t, as walkYAML does, and
+// walkJSON checks a decoded JSON tree against t, as yamlWalk.walk does, and
 // reports false for a value that is wrong: its parent drops it from the
 // tree, so the lenient decode after the walk sees everything else.
 func walkJSON(v any, t reflect.Type, path string, errs *[]error) bool {
@@ -486,7 +590,7 @@ func walkJSON(v any, t reflect.Type, path string, errs *[]error) bool {
 			if path == "" && strings.HasPrefix(k, "x-") {
 				continue // an extension key, as in YAML
 			}
-			p := conf.Join(path, k)
+			p := conf.Join(path, conf.Key(k))
 			f, ok := fields[k]
 			if !ok {
 				*errs = append(*errs, conf.Errorf(p, "unknown key%s", suggest(k, fields)))
@@ -530,7 +634,7 @@ func duplicateJSONKeys(dec *json.Decoder, path string, errs *[]error) {
 				return
 			}
 			k, _ := kt.(string)
-			p := conf.Join(path, k)
+			p := conf.Join(path, conf.Key(k))
 			if seen[k] {
 				*errs = append(*errs, conf.Errorf(p, "duplicate key"))
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/onair-gateway/onair/gateway"
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
 )
 
@@ -98,8 +99,19 @@ http: {listen: %q}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if len(fams) != 15 {
-		t.Errorf("%d metric families, want the 15 the test knows", len(fams))
+	var onair, goFams, procFams int
+	for name := range fams {
+		switch {
+		case strings.HasPrefix(name, "onair_"):
+			onair++
+		case strings.HasPrefix(name, "go_"):
+			goFams++
+		case strings.HasPrefix(name, "process_"):
+			procFams++
+		}
+	}
+	if onair != 15 || goFams == 0 || procFams == 0 {
+		t.Errorf("%d onair_ families (want the 15 the test knows), %d go_, %d process_", onair, goFams, procFams)
 	}
 	want := map[string]dto.MetricType{
 		"onair_on_air": dto.MetricType_GAUGE, "onair_encrypted": dto.MetricType_GAUGE, "onair_state": dto.MetricType_GAUGE,
@@ -129,8 +141,21 @@ http: {listen: %q}
 	if v := value(fams["onair_packets_total"]); v < 50 {
 		t.Errorf("%v packets counted after the device was on air for seconds", v)
 	}
-	if s := fams["onair_state"]; s == nil || len(s.Metric) != 1 || len(s.Metric[0].Label) != 1 || s.Metric[0].Label[0].GetValue() != "onair" {
-		t.Errorf("onair_state: %v", s)
+	// Every state is its own 0/1 series; exactly one, onair, is 1.
+	if s := fams["onair_state"]; s == nil || len(s.Metric) != len(gateway.States()) {
+		t.Errorf("onair_state: %v, want a series per state", s)
+	} else {
+		ones := map[string]bool{}
+		for _, m := range s.Metric {
+			if v := m.Gauge.GetValue(); v != 0 && v != 1 {
+				t.Errorf("onair_state{state=%q} = %v", m.Label[0].GetValue(), v)
+			} else if v == 1 {
+				ones[m.Label[0].GetValue()] = true
+			}
+		}
+		if len(ones) != 1 || !ones["onair"] {
+			t.Errorf("onair_state is 1 for %v, want only onair", ones)
+		}
 	}
 	if v := value(fams["onair_room_joins_total"]); v != 1 {
 		t.Errorf("%v joins, want 1", v)

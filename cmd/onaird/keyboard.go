@@ -8,8 +8,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/onair-gateway/onair/gateway"
 )
 
@@ -20,7 +18,7 @@ import (
 // repeat delays: 500 ms on the Linux console, 660 ms under X.Org).
 type keyboard struct {
 	f     *os.File
-	old   *unix.Termios
+	old   *termState
 	g     *gateway.Gateway
 	log   *slog.Logger
 	muted bool
@@ -29,21 +27,15 @@ type keyboard struct {
 const releaseAfter = 750 * time.Millisecond
 
 func newKeyboard(f *os.File, g *gateway.Gateway, log *slog.Logger) (*keyboard, error) {
-	old, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	old, err := rawTerminal(f)
 	if err != nil {
-		return nil, errors.New("stdin is not a terminal")
-	}
-	raw := *old
-	raw.Lflag &^= unix.ICANON | unix.ECHO // keep ISIG (Ctrl-C) and output processing
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	if err := unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, &raw); err != nil {
 		return nil, err
 	}
 	fmt.Fprintln(os.Stderr, "onaird: simulated board: hold SPACE to talk, m = mute, i = identify, q = quit")
 	return &keyboard{f: f, old: old, g: g, log: log}, nil
 }
 
-func (k *keyboard) restore() { _ = unix.IoctlSetTermios(int(k.f.Fd()), unix.TCSETS, k.old) }
+func (k *keyboard) restore() { restoreTerminal(k.f, k.old) }
 
 func (k *keyboard) run(ctx context.Context, quit context.CancelFunc) {
 	keys := make(chan byte)

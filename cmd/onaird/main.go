@@ -115,7 +115,7 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 		}
 		return exitConfig
 	}
-	fmt.Fprintf(stdout, "%s: ok (board %s, %d ch %s @ %d Hz, room %s via %s)\n", path,
+	fmt.Fprintf(stdout, "%s: ok (board %s, %d ch %s @ %d Hz, room %q via %s)\n", path,
 		r.Board.Profile, r.Audio.Capture.Channels, r.Audio.Capture.Format, r.Audio.Capture.Rate, r.Room.Room, r.Room.Backend)
 	return exitOK
 }

@@ -215,3 +215,35 @@ func TestStartFailureExits(t *testing.T) {
 		t.Fatalf("onaird still running 5 s after failing to start\n%s", errOut.String())
 	}
 }
+
+// TestCheckConfigHostile: -check-config refuses a merge bomb with one
+// problem, refuses a room name carrying terminal escapes without printing
+// them, and quotes the room it reports for a good file.
+func TestCheckConfigHostile(t *testing.T) {
+	dir := t.TempDir()
+	room := `url: "ws://127.0.0.1:7880", api_key: k, api_secret: s`
+	for _, tc := range []struct {
+		name, doc string
+		code      int
+		want      string
+	}{
+		{"bomb", mergeBomb(7, room), 2, "<< merges expand the document past"},
+		{"escapes", "room: {" + room + `, room: "probe\e[2J\e]0;pwned\a\r\nFAKE: ok"}` + "\n", 2, "room.room: "},
+		{"quoted", "room: {" + room + `, room: "studio one"}` + "\n", 0, `room "studio one" via livekit`},
+	} {
+		path := filepath.Join(dir, tc.name+".yaml")
+		if err := os.WriteFile(path, []byte(tc.doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := onaird(t, "-check-config", "-config", path)
+		if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+			t.Errorf("%s: exit %d, want %d with %q:\n%s%s", tc.name, code, tc.code, tc.want, out, errOut)
+		}
+		if strings.ContainsAny(out+errOut, "\x1b\a\r") || strings.Contains(out+errOut, "\nFAKE") {
+			t.Errorf("%s: raw control characters reach the terminal: %q", tc.name, out+errOut)
+		}
+		if n := strings.Count(errOut, "\n"); tc.name == "bomb" && n != 2 {
+			t.Errorf("bomb: %d lines, want the file line and one problem:\n%s", n, errOut)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,5 +108,79 @@ room: {url: "ws://127.0.0.1:1", api_key: k, api_secret: s, room: hup}
 	}
 	if strings.Contains(logs.String(), "hup-test-passphrase") {
 		t.Error("the passphrase is in the log")
+	}
+}
+
+// mergeBomb is issue 15's YAML "merge bomb": each level merges the one
+// below ten times, so the room expands to 10^levels merges in a few
+// hundred bytes.
+func mergeBomb(levels int, room string) string {
+	var b strings.Builder
+	b.WriteString("x-m0: &m0 {room: probe}\n")
+	for n := 1; n <= levels; n++ {
+		refs := strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*m%d, ", n-1), 10), ", ")
+		fmt.Fprintf(&b, "x-m%d: &m%d {<<: [%s]}\n", n, n, refs)
+	}
+	fmt.Fprintf(&b, "room: {<<: *m%d, %s}\n", levels, room)
+	return b.String()
+}
+
+// TestSIGTERMDuringBombedReload: a SIGHUP that loads a merge bomb (10^8
+// merges; it once took 14 s of CPU with no log line, and SIGTERM then did
+// not end the process) is rejected as one problem, and a SIGTERM sent right
+// after it ends onaird within 2 s.
+func TestSIGTERMDuringBombedReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "onair.yaml")
+	room := `url: "ws://127.0.0.1:1", api_key: k, api_secret: s`
+	head := "device: {id: bomb-dev}\nboard: {profile: sim, sim: {signal: tone, keyboard: false}}\n"
+	if err := os.WriteFile(path, []byte(head+"room: {"+room+", room: bomb}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(onairdBin, "-config", path, "-log-format", "json")
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() { done <- cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), `"onair started"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("onaird did not start:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := os.WriteFile(path, []byte(head+mergeBomb(8, room)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // let the reload start decoding
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit: %v\n%s", err, logs.String())
+		}
+		t.Logf("exited %v after SIGTERM", time.Since(start))
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("took %v to stop after SIGTERM, want ≤ 2s", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10 s after SIGTERM during a bombed reload\n%s", logs.String())
+	}
+	if n := strings.Count(logs.String(), "reload rejected"); n > 1 {
+		t.Errorf("%d rejection lines for one bomb, want at most one", n)
 	}
 }

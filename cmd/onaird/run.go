@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/onair-gateway/onair/gateway"
+	"github.com/onair-gateway/onair/httpapi"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/provisioning"
 )
@@ -63,10 +64,12 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			wg.Add(1)
 			go func() { defer wg.Done(); kb.run(ctx, cancel) }()
 			defer kb.restore()
+		} else {
+			log.Info("keyboard unavailable", "reason", err.Error())
 		}
 	}
 	if r.HTTP.Listen != "" {
-		srv, err := startHTTP(r.HTTP.Listen, g, log)
+		srv, err := httpapi.Start(httpapi.Config{Addr: r.HTTP.Listen}, g, log)
 		if err != nil {
 			return &configError{err}
 		}
@@ -76,8 +79,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 }
 
 func reload(ctx context.Context, g *gateway.Gateway, path string, log *slog.Logger) {
-	r, err := provisioning.Load(path)
+	r, err := provisioning.LoadContext(ctx, path) // SIGTERM wins over a slow decode
 	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
 		for _, p := range provisioning.Problems(err) {
 			log.Error("reload rejected; still running on the last good config", "file", path, "problem", p.Error())
 		}

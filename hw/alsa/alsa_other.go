@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 )
 
 // unavailable explains why this build cannot open ALSA devices.
@@ -22,7 +23,7 @@ type Capture struct{}
 var _ audio.Source = (*Capture)(nil)
 
 // OpenCapture reports that ALSA is unavailable in this build.
-func OpenCapture(cfg Config, log *slog.Logger) (*Capture, error) {
+func OpenCapture(cfg alsaconf.Config, log *slog.Logger) (*Capture, error) {
 	cfg.SetDefaults()
 	return nil, unavailable(cfg.Device)
 }
@@ -46,7 +47,7 @@ func (c *Capture) Close() error { return nil }
 type Playback struct{}
 
 // OpenPlayback reports that ALSA is unavailable in this build.
-func OpenPlayback(cfg Config, log *slog.Logger) (*Playback, error) {
+func OpenPlayback(cfg alsaconf.Config, log *slog.Logger) (*Playback, error) {
 	cfg.SetDefaults()
 	return nil, unavailable(cfg.Device)
 }

@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 )
 
 // Capture reads frames from an ALSA capture device. It implements
@@ -32,7 +33,7 @@ import (
 type Capture struct {
 	log      *slog.Logger
 	p        *pcm
-	format   SampleFormat
+	format   alsaconf.SampleFormat
 	channels int
 	rate     audio.SampleRate
 	frameLen int // samples per channel in one frame
@@ -78,7 +79,7 @@ var _ audio.Source = (*Capture)(nil)
 //
 // Opening a plugin that reads a FIFO (the file plugin's infile) blocks until
 // the FIFO has a writer.
-func OpenCapture(cfg Config, log *slog.Logger) (*Capture, error) {
+func OpenCapture(cfg alsaconf.Config, log *slog.Logger) (*Capture, error) {
 	cfg.SetDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/audiotest"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 )
 
 // TestCaptureData reads periods from a paced virtual microphone and checks
@@ -19,13 +20,13 @@ import (
 func TestCaptureData(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  alsaconf.Config
 	}{
-		{"S32_LE 4ch 48k 10ms", cfgOf(S32LE, 4, audio.Rate48k, 10*time.Millisecond)},
-		{"S32_LE 8ch 48k 10ms", cfgOf(S32LE, 8, audio.Rate48k, 10*time.Millisecond)},
-		{"S16_LE 2ch 48k 10ms", cfgOf(S16LE, 2, audio.Rate48k, 10*time.Millisecond)},
-		{"S24_LE 2ch 16k 20ms", cfgOf(S24LE, 2, audio.Rate16k, 20*time.Millisecond)},
-		{"S16_LE 1ch 48k 5ms", cfgOf(S16LE, 1, audio.Rate48k, 5*time.Millisecond)},
+		{"S32_LE 4ch 48k 10ms", cfgOf(alsaconf.S32LE, 4, audio.Rate48k, 10*time.Millisecond)},
+		{"S32_LE 8ch 48k 10ms", cfgOf(alsaconf.S32LE, 8, audio.Rate48k, 10*time.Millisecond)},
+		{"S16_LE 2ch 48k 10ms", cfgOf(alsaconf.S16LE, 2, audio.Rate48k, 10*time.Millisecond)},
+		{"S24_LE 2ch 16k 20ms", cfgOf(alsaconf.S24LE, 2, audio.Rate16k, 20*time.Millisecond)},
+		{"S16_LE 1ch 48k 5ms", cfgOf(alsaconf.S16LE, 1, audio.Rate48k, 5*time.Millisecond)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestCaptureData(t *testing.T) {
 // virtual microphone.
 func TestCaptureContract(t *testing.T) {
 	audiotest.TestSource(t, func(t *testing.T) audio.Source {
-		return newVMic(t, cfgOf(S32LE, 4, audio.Rate48k, 10*time.Millisecond)).open(t)
+		return newVMic(t, cfgOf(alsaconf.S32LE, 4, audio.Rate48k, 10*time.Millisecond)).open(t)
 	})
 }
 
@@ -104,7 +105,7 @@ func TestCaptureContract(t *testing.T) {
 // FIFO's read end goes away) as soon as the writer writes again.
 func TestCloseStalledWriter(t *testing.T) {
 	before := audiotest.Goroutines()
-	cfg := cfgOf(S16LE, 2, audio.Rate48k, 10*time.Millisecond)
+	cfg := cfgOf(alsaconf.S16LE, 2, audio.Rate48k, 10*time.Millisecond)
 	v := newVMic(t, cfg)
 	c := v.open(t)
 	f := c.Format()
@@ -182,7 +183,7 @@ func TestCloseStalledWriter(t *testing.T) {
 // release everything.
 func TestCloseAfterWriterLeft(t *testing.T) {
 	before := audiotest.Goroutines()
-	cfg := cfgOf(S32LE, 2, audio.Rate48k, 10*time.Millisecond)
+	cfg := cfgOf(alsaconf.S32LE, 2, audio.Rate48k, 10*time.Millisecond)
 	v := newVMic(t, cfg)
 	c := v.open(t)
 	f := c.Format()
@@ -220,7 +221,7 @@ func TestCloseAfterWriterLeft(t *testing.T) {
 }
 
 func TestReadFrameGeometry(t *testing.T) {
-	v := newVMic(t, cfgOf(S16LE, 2, audio.Rate48k, 10*time.Millisecond))
+	v := newVMic(t, cfgOf(alsaconf.S16LE, 2, audio.Rate48k, 10*time.Millisecond))
 	c := v.open(t)
 	for _, fr := range []*audio.Frame{
 		audio.NewFrame(1, audio.Rate48k, 10*time.Millisecond),
@@ -246,18 +247,18 @@ pcm.rate16k { type plug slave { pcm { type null } rate 16000 } }
 pcm.missing_file { type file slave.pcm { type null } file "/dev/null" infile "/nonexistent/in.raw" }
 `)
 	_ = dir
-	s32 := cfgOf(S32LE, 4, audio.Rate48k, 10*time.Millisecond)
+	s32 := cfgOf(alsaconf.S32LE, 4, audio.Rate48k, 10*time.Millisecond)
 	tests := []struct {
 		name   string
 		device string
-		cfg    Config
+		cfg    alsaconf.Config
 		param  string
 		want   string // the whole message, or a part for libasound errors
 		errno  syscall.Errno
 	}{
 		{"format", "mulaw_only", s32, "format", `open pcm "mulaw_only": format S32_LE not supported (device offers MU_LAW)`, 0},
 		{"channels", "two_channels", s32, "channels", `open pcm "two_channels": channels 4 not supported (device offers 2)`, 0},
-		{"rate", "rate16k", cfgOf(S16LE, 2, audio.Rate48k, 10*time.Millisecond), "rate", `open pcm "rate16k": rate 48000 Hz not supported (device offers 16000)`, 0},
+		{"rate", "rate16k", cfgOf(alsaconf.S16LE, 2, audio.Rate48k, 10*time.Millisecond), "rate", `open pcm "rate16k": rate 48000 Hz not supported (device offers 16000)`, 0},
 		{"unknown device", "nosuchpcm", s32, "", `open pcm "nosuchpcm": Unknown PCM nosuchpcm: no such file or directory`, syscall.ENOENT},
 		{"missing infile", "missing_file", s32, "", `open pcm "missing_file": `, syscall.ENOENT},
 		{"no card", "hw:CARD=nosuchcard", s32, "", `open pcm "hw:CARD=nosuchcard": `, 0},
@@ -317,7 +318,7 @@ pcm.missing_file { type file slave.pcm { type null } file "/dev/null" infile "/n
 	}
 
 	// The same device opens when asked for what it offers.
-	ok := cfgOf(S16LE, 2, audio.Rate16k, 10*time.Millisecond)
+	ok := cfgOf(alsaconf.S16LE, 2, audio.Rate16k, 10*time.Millisecond)
 	ok.Device = "rate16k"
 	c, err := OpenCapture(ok, nil)
 	if err != nil {
@@ -335,7 +336,7 @@ pcm.missing_file { type file slave.pcm { type null } file "/dev/null" infile "/n
 }
 
 func TestCaptureAllocs(t *testing.T) {
-	v := newVMic(t, cfgOf(S32LE, 8, audio.Rate48k, 10*time.Millisecond))
+	v := newVMic(t, cfgOf(alsaconf.S32LE, 8, audio.Rate48k, 10*time.Millisecond))
 	c := v.open(t)
 	f := c.Format()
 	dst := audio.NewFrame(f.Channels, f.Rate, f.Period)
@@ -361,7 +362,7 @@ func TestCaptureAllocs(t *testing.T) {
 // pipeline at many times the real rate.
 func TestCaptureFasterThanRealTime(t *testing.T) {
 	useALSAConf(t, `pcm.nullcap { type null }`)
-	cfg := cfgOf(S16LE, 2, audio.Rate48k, 10*time.Millisecond)
+	cfg := cfgOf(alsaconf.S16LE, 2, audio.Rate48k, 10*time.Millisecond)
 	cfg.Device = "nullcap"
 	c, err := OpenCapture(cfg, nil)
 	if err != nil {

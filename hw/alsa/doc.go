@@ -3,7 +3,7 @@
 //
 // Devices are opened by ALSA name: "hw:CARD=seeed4micvoicec,DEV=0",
 // "plughw:1,0", "default", or any PCM the ALSA configuration defines. The
-// Config's format (S16_LE, S24_LE in the low three bytes of four, or
+// alsaconf.Config's format (S16_LE, S24_LE in the low three bytes of four, or
 // S32_LE), channel count and rate are set exactly, with libasound's own
 // resampling off; a device that cannot do one is refused with a *ParamError
 // naming the parameter and what the device offers. Period and buffer are

@@ -9,16 +9,17 @@ import (
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/hw/alsa"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 )
 
 // Capture from a ReSpeaker 4-mic array and reopen with backoff when the
 // device goes away. (Not run: it needs the card.)
 func ExampleOpenCapture() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	cfg := alsa.Config{
+	cfg := alsaconf.Config{
 		Device:   "hw:CARD=seeed4micvoicec,DEV=0",
 		Channels: 4,
-		Format:   alsa.S32LE,
+		Format:   alsaconf.S32LE,
 		Period:   conf.Duration(10 * time.Millisecond),
 	}
 	cfg.SetDefaults()
@@ -60,7 +61,7 @@ func ExampleOpenCapture() {
 // Play one second of silence on the default device. (Not run: it needs a
 // card.)
 func ExampleOpenPlayback() {
-	cfg := alsa.Config{Device: "default", Channels: 2, Format: alsa.S16LE}
+	cfg := alsaconf.Config{Device: "default", Channels: 2, Format: alsaconf.S16LE}
 	cfg.SetDefaults()
 	p, err := alsa.OpenPlayback(cfg, nil)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unsafe"
+
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 )
 
 // errCanceled is what a transfer returns when Close woke it.
@@ -32,11 +34,11 @@ type pcm struct {
 }
 
 // alsaFormat maps a SampleFormat to libasound's snd_pcm_format_t.
-func alsaFormat(f SampleFormat) C.int {
+func alsaFormat(f alsaconf.SampleFormat) C.int {
 	switch f {
-	case S16LE:
+	case alsaconf.S16LE:
 		return C.SND_PCM_FORMAT_S16_LE
-	case S24LE:
+	case alsaconf.S24LE:
 		return C.SND_PCM_FORMAT_S24_LE
 	}
 	return C.SND_PCM_FORMAT_S32_LE
@@ -45,7 +47,7 @@ func alsaFormat(f SampleFormat) C.int {
 // openPCM opens cfg.Device for stream (C.SND_PCM_STREAM_CAPTURE or
 // _PLAYBACK) and configures it. Every failure is a *DeviceError with Op
 // "open"; a refused parameter is a *ParamError inside it.
-func openPCM(cfg Config, stream C.int) (*pcm, error) {
+func openPCM(cfg alsaconf.Config, stream C.int) (*pcm, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, &DeviceError{Device: cfg.Device, Op: "open", Err: fmt.Errorf("invalid config: %w", err)}
@@ -84,7 +86,7 @@ func openPCM(cfg Config, stream C.int) (*pcm, error) {
 }
 
 // openError explains why onair_pcm_open failed.
-func openError(cfg Config, a *C.onair_open_args) error {
+func openError(cfg alsaconf.Config, a *C.onair_open_args) error {
 	msg := C.GoString(&a.msg[0])
 	cause := errnoError(int(a.err))
 	withMsg := func(step string) error {

@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 )
 
 // Playback writes frames to an ALSA playback device, paced by the device:
@@ -23,7 +24,7 @@ import (
 type Playback struct {
 	log      *slog.Logger
 	p        *pcm
-	format   SampleFormat
+	format   alsaconf.SampleFormat
 	channels int
 	frameLen int
 	afmt     audio.Format
@@ -38,7 +39,7 @@ type Playback struct {
 // OpenPlayback opens cfg.Device for playback, with the same formats,
 // negotiation and errors as OpenCapture. The stream starts once two periods
 // are queued. log may be nil.
-func OpenPlayback(cfg Config, log *slog.Logger) (*Playback, error) {
+func OpenPlayback(cfg alsaconf.Config, log *slog.Logger) (*Playback, error) {
 	cfg.SetDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/audiotest"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 )
 
 // vspk defines PCM "vspk": the file plugin recording playback into a raw
@@ -56,11 +57,11 @@ func playSignal(channels, frameLen, frames int) []*audio.Frame {
 func TestPlaybackData(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  Config
+		cfg  alsaconf.Config
 	}{
-		{"S16_LE 2ch", cfgOf(S16LE, 2, audio.Rate48k, 10*time.Millisecond)},
-		{"S24_LE 2ch", cfgOf(S24LE, 2, audio.Rate48k, 10*time.Millisecond)},
-		{"S32_LE 4ch", cfgOf(S32LE, 4, audio.Rate48k, 20*time.Millisecond)},
+		{"S16_LE 2ch", cfgOf(alsaconf.S16LE, 2, audio.Rate48k, 10*time.Millisecond)},
+		{"S24_LE 2ch", cfgOf(alsaconf.S24LE, 2, audio.Rate48k, 10*time.Millisecond)},
+		{"S32_LE 4ch", cfgOf(alsaconf.S32LE, 4, audio.Rate48k, 20*time.Millisecond)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := vspk(t)
@@ -102,7 +103,7 @@ func TestPlaybackData(t *testing.T) {
 			// the clipped input.
 			dec := make([]float32, len(want)/sampleBytes(cfg.Format))
 			decode(cfg.Format, dec, got)
-			step := map[SampleFormat]float64{S16LE: 1.0 / scale16, S24LE: 1.0 / scale24, S32LE: 1.0 / scale32}[cfg.Format]
+			step := map[alsaconf.SampleFormat]float64{alsaconf.S16LE: 1.0 / scale16, alsaconf.S24LE: 1.0 / scale24, alsaconf.S32LE: 1.0 / scale32}[cfg.Format]
 			for i, v := range dec {
 				in := float64(frames[i/len(frames[0].Samples)].Samples[i%len(frames[0].Samples)])
 				if in != in {
@@ -129,7 +130,7 @@ func firstDiff(a, b []byte) int {
 func TestPlaybackLifecycle(t *testing.T) {
 	before := audiotest.Goroutines()
 	vspk(t)
-	cfg := cfgOf(S16LE, 2, audio.Rate48k, 10*time.Millisecond)
+	cfg := cfgOf(alsaconf.S16LE, 2, audio.Rate48k, 10*time.Millisecond)
 	cfg.Device = "vspk"
 	p, err := OpenPlayback(cfg, nil)
 	if err != nil {

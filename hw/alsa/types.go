@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 )
 
 // Negotiated is what a device agreed to when it was opened. Format,
@@ -17,7 +18,7 @@ type Negotiated struct {
 	// "FILE", ...
 	Type string
 	// Format is the sample format on the wire.
-	Format SampleFormat
+	Format alsaconf.SampleFormat
 	// Channels is the number of interleaved channels.
 	Channels int
 	// Rate is the sample rate.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 )
 
 // systemALSAConf is libasound's top-level configuration, which defines hw,
@@ -50,7 +51,7 @@ func useALSAConf(t *testing.T, pcms string) string {
 type vmic struct {
 	name   string
 	fifo   string
-	cfg    Config
+	cfg    alsaconf.Config
 	feeder *feeder
 }
 
@@ -58,7 +59,7 @@ type vmic struct {
 // for cfg's format and channels, and starts the feeder. Close the capture
 // before the feeder stops (cleanup order does this when the capture is
 // opened after newVMic).
-func newVMic(t *testing.T, cfg Config) *vmic {
+func newVMic(t *testing.T, cfg alsaconf.Config) *vmic {
 	t.Helper()
 	cfg.Device = "vmic"
 	cfg.SetDefaults()
@@ -97,7 +98,7 @@ func (v *vmic) open(t *testing.T) *Capture {
 // feeder writes the counting pattern into a FIFO, one period per tick.
 type feeder struct {
 	fifo    string
-	cfg     Config
+	cfg     alsaconf.Config
 	paused  atomic.Bool
 	periods atomic.Int64 // periods written
 	stop    chan struct{}
@@ -107,7 +108,7 @@ type feeder struct {
 	err     error    // why writing stopped, if not stop
 }
 
-func startFeeder(t *testing.T, fifo string, cfg Config) *feeder {
+func startFeeder(t *testing.T, fifo string, cfg alsaconf.Config) *feeder {
 	fd := &feeder{fifo: fifo, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
 	go fd.run()
 	t.Cleanup(fd.close)
@@ -229,7 +230,7 @@ func patternS16(c int, s int64) int16 {
 
 // fillPattern writes one period starting at sample s0. S24 samples carry
 // 0xAB in their unused top byte, which capture must ignore.
-func fillPattern(cfg Config, buf []byte, s0 int64) {
+func fillPattern(cfg alsaconf.Config, buf []byte, s0 int64) {
 	bs := sampleBytes(cfg.Format)
 	n := len(buf) / bs / cfg.Channels
 	for i := 0; i < n; i++ {
@@ -237,9 +238,9 @@ func fillPattern(cfg Config, buf []byte, s0 int64) {
 			b := buf[(i*cfg.Channels+c)*bs:]
 			s := s0 + int64(i)
 			switch cfg.Format {
-			case S16LE:
+			case alsaconf.S16LE:
 				binary.LittleEndian.PutUint16(b, uint16(patternS16(c, s)))
-			case S24LE:
+			case alsaconf.S24LE:
 				binary.LittleEndian.PutUint32(b, uint32(patternS24(c, s))&0xFFFFFF|0xAB<<24)
 			default:
 				binary.LittleEndian.PutUint32(b, uint32(patternS32(c, s)))
@@ -249,18 +250,18 @@ func fillPattern(cfg Config, buf []byte, s0 int64) {
 }
 
 // wantSample is the float32 capture must produce for sample s of channel c.
-func wantSample(f SampleFormat, c int, s int64) float32 {
+func wantSample(f alsaconf.SampleFormat, c int, s int64) float32 {
 	switch f {
-	case S16LE:
+	case alsaconf.S16LE:
 		return float32(patternS16(c, s)) / scale16
-	case S24LE:
+	case alsaconf.S24LE:
 		return float32(patternS24(c, s)) / scale24
 	}
 	return float32(patternS32(c, s)) / scale32
 }
 
 // checkFrame compares a captured frame with the pattern at its position.
-func checkFrame(t *testing.T, f SampleFormat, fr *audio.Frame) {
+func checkFrame(t *testing.T, f alsaconf.SampleFormat, fr *audio.Frame) {
 	t.Helper()
 	for i := 0; i < fr.Len(); i++ {
 		for c := 0; c < fr.Channels; c++ {
@@ -283,6 +284,6 @@ func captureGoroutines(stacks []string) int {
 	return n
 }
 
-func cfgOf(format SampleFormat, channels int, rate audio.SampleRate, period time.Duration) Config {
-	return Config{Format: format, Channels: channels, Rate: rate, Period: conf.Duration(period)}
+func cfgOf(format alsaconf.SampleFormat, channels int, rate audio.SampleRate, period time.Duration) alsaconf.Config {
+	return alsaconf.Config{Format: format, Channels: channels, Rate: rate, Period: conf.Duration(period)}
 }

@@ -100,6 +100,11 @@ func (c Config) Validate() error {
 	if c.Identity == "" {
 		errs = append(errs, conf.Errorf("identity", "must not be empty"))
 	}
+	for _, f := range []struct{ path, v string }{{"identity", c.Identity}, {"room", c.Room}} {
+		if err := conf.CheckText(f.path, f.v); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Backend == BackendLiveKit {
 		if c.Room == "" {
 			errs = append(errs, conf.Errorf("room", "must not be empty"))

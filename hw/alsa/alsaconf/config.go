@@ -1,4 +1,8 @@
-package alsa
+// Package alsaconf is the plain, serialisable config of an ALSA capture or
+// playback device: PCM name, channels, sample format, rate and period. It
+// is pure Go, apart from hw/alsa (which needs cgo and libasound), so the
+// config schema and board profiles can name a device on any platform.
+package alsaconf
 
 import (
 	"errors"
@@ -89,7 +93,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Format returns the audio format this config asks for.
+// AudioFormat returns the audio format this config asks for.
 func (c Config) AudioFormat() audio.Format {
 	return audio.Format{Channels: c.Channels, Rate: c.Rate, Period: c.Period.D()}
 }

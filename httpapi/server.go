@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
+
+	"github.com/onair-gateway/onair/gateway"
+)
+
+// Source is what the server reports on. *gateway.Gateway implements it.
+type Source interface {
+	// Status returns a snapshot of the device's status.
+	Status() gateway.Status
+}
+
+var _ Source = (*gateway.Gateway)(nil)
+
+// Config limits what a client can hold of the server. Zero fields take
+// their defaults (SetDefaults).
+type Config struct {
+	// Addr is the host:port to listen on (http.listen). Required.
+	Addr string
+	// ReadHeaderTimeout bounds reading a request's headers. Default: 5s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included, so a
+	// client that trickles a body is cut off. Default: 10s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response. Default: 10s.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle this long.
+	// Default: 30s (a Prometheus scrape interval is 15s..60s; a scraper
+	// whose connection was closed simply opens another).
+	IdleTimeout time.Duration
+	// MaxBodyBytes bounds a request body; the endpoints take none.
+	// Default: 4 KiB.
+	MaxBodyBytes int64
+	// MaxConns caps the connections served at once; further ones wait in
+	// the kernel's accept queue. Default: 32 (a few scrapers and pages).
+	MaxConns int
+}
+
+// SetDefaults fills zero fields with their defaults.
+func (c *Config) SetDefaults() {
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 5 * time.Second
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 4 << 10
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 32
+	}
+}
+
+// Healthy reports whether a device in state s is doing its job: in its
+// room or on the way there. /healthz answers 503 otherwise.
+func Healthy(s gateway.State) bool {
+	return s != gateway.StateError && s != gateway.StateIdle
+}
+
+// Handler serves /healthz, /status and /metrics for src, without the
+// server's limits (Start adds them); for embedding in another server.
+func Handler(src Source, log *slog.Logger) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		newCollector(src),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		writeJSON(w, src.Status())
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		s := src.Status()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !Healthy(s.State) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintf(w, "%s: %s\n", s.State, s.Reason)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	return mux
+}
+
+// Server is a running status server.
+type Server struct {
+	srv  *http.Server
+	ln   net.Listener
+	log  *slog.Logger
+	wg   sync.WaitGroup
+	once sync.Once
+	err  error
+}
+
+// Start listens on cfg.Addr and serves Handler(src) with cfg's limits
+// until Close.
+func Start(cfg Config, src Source, log *slog.Logger) (*Server, error) {
+	cfg.SetDefaults()
+	log = log.With("component", "httpapi")
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	s := &Server{
+		ln:  netutil.LimitListener(ln, cfg.MaxConns),
+		log: log,
+		srv: &http.Server{
+			Handler:           http.MaxBytesHandler(Handler(src, log), cfg.MaxBodyBytes),
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			ReadTimeout:       cfg.ReadTimeout,
+			WriteTimeout:      cfg.WriteTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			MaxHeaderBytes:    8 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		},
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("status server stopped", "err", err)
+		}
+	}()
+	log.Info("status server", "addr", ln.Addr().String())
+	return s, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Close stops the server, closes its connections and waits for its
+// goroutine. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		s.err = s.srv.Close()
+		s.wg.Wait()
+	})
+	return s.err
+}
