@@ -47,6 +47,9 @@ type Config struct {
 	// MaxConns caps the connections served at once; further ones wait in
 	// the kernel's accept queue. Default: 32 (a few scrapers and pages).
 	MaxConns int
+	// Collectors are exported on /metrics beside the device's status (the
+	// MQTT agent's counters).
+	Collectors []prometheus.Collector
 }
 
 // SetDefaults fills zero fields with their defaults.
@@ -79,13 +82,15 @@ func Healthy(s gateway.State) bool {
 
 // Handler serves /healthz, /status and /metrics for src, without the
 // server's limits (Start adds them); for embedding in another server.
-func Handler(src Source, log *slog.Logger) http.Handler {
+// extra collectors (the MQTT agent's) are exported beside the status.
+func Handler(src Source, log *slog.Logger, extra ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		newCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	reg.MustRegister(extra...)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -129,7 +134,7 @@ func Start(cfg Config, src Source, log *slog.Logger) (*Server, error) {
 		ln:  netutil.LimitListener(ln, cfg.MaxConns),
 		log: log,
 		srv: &http.Server{
-			Handler:           http.MaxBytesHandler(Handler(src, log), cfg.MaxBodyBytes),
+			Handler:           http.MaxBytesHandler(Handler(src, log, cfg.Collectors...), cfg.MaxBodyBytes),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			ReadTimeout:       cfg.ReadTimeout,
 			WriteTimeout:      cfg.WriteTimeout,

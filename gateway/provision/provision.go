@@ -32,6 +32,10 @@ type Gateway interface {
 	Status() gateway.Status
 }
 
+// ErrNotApplied marks a valid config that the gateway could not apply (a
+// capture or controls that would not open): the previous config runs on.
+var ErrNotApplied = errors.New("not applied")
+
 // JoinTimeout is how long a changed room has to join before the Manager
 // rolls back to the previous good config.
 const JoinTimeout = 30 * time.Second
@@ -81,7 +85,7 @@ func Load(o Options) (*Manager, error) {
 		o.JoinTimeout = JoinTimeout
 	}
 	m := &Manager{o: o, log: o.Log, changed: make(chan struct{}, 1)}
-	data, syn, r, err := readFile(o.Path)
+	data, syn, r, err := readFile(context.Background(), o.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +116,7 @@ func Load(o Options) (*Manager, error) {
 	return m, nil
 }
 
-func readFile(path string) ([]byte, provisioning.Syntax, *provisioning.Resolved, error) {
+func readFile(ctx context.Context, path string) ([]byte, provisioning.Syntax, *provisioning.Resolved, error) {
 	data, err := conf.ReadFile(path, provisioning.MaxDocumentSize)
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("read config: %w", err)
@@ -121,7 +125,7 @@ func readFile(path string) ([]byte, provisioning.Syntax, *provisioning.Resolved,
 	if strings.HasSuffix(strings.ToLower(path), ".json") {
 		syn = provisioning.JSON
 	}
-	r, err := provisioning.Decode(data, syn)
+	r, err := provisioning.DecodeContext(ctx, data, syn)
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -383,7 +387,7 @@ func (m *Manager) rollback(ctx context.Context, reqID string, failed int64) {
 // patch over it. A file that is invalid, alone or with the patch, changes
 // nothing.
 func (m *Manager) Reload(ctx context.Context) (*provisioning.Resolved, error) {
-	data, syn, _, err := readFile(m.o.Path)
+	data, syn, _, err := readFile(ctx, m.o.Path) // SIGTERM wins over a slow decode
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +414,7 @@ func (m *Manager) Reload(ctx context.Context) (*provisioning.Resolved, error) {
 	}
 	if m.gw != nil {
 		if err := m.gw.Apply(ctx, next); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrNotApplied, err)
 		}
 	}
 	changed := len(Sections(&m.running.Config, &next.Config)) > 0
