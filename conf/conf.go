@@ -22,9 +22,14 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Redacted is what a Secret prints instead of its value. A config document
-// that carries this literal for a secret means "keep the current value".
-const Redacted = "[redacted]"
+// Redacted is what a Secret prints instead of its value (the MQTT config
+// topic's contract spells it so). A config document or patch that carries
+// this literal for a secret means "keep the current value".
+const Redacted = "<redacted>"
+
+// RedactedQuery replaces a URL's query values and unparsable remainders in
+// errors and logs; it needs no escaping in a URL.
+const RedactedQuery = "[redacted]"
 
 // Secret is a string that never prints: fmt, slog, JSON and YAML all see
 // Redacted (or "" when it is empty). Reveal returns the value.

@@ -16,7 +16,7 @@ func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Opaque != "" && strings.ContainsAny(u.Opaque, "@?")) {
 		if strings.ContainsAny(raw, "@?") {
-			return Redacted
+			return RedactedQuery
 		}
 		return raw
 	}
@@ -27,7 +27,7 @@ func RedactURL(raw string) string {
 		parts := strings.Split(query, "&")
 		for i, p := range parts {
 			k, _, _ := strings.Cut(p, "=")
-			parts[i] = k + "=" + Redacted
+			parts[i] = k + "=" + RedactedQuery
 		}
 		s += "?" + strings.Join(parts, "&")
 	}

@@ -10,11 +10,11 @@ func TestRedactURL(t *testing.T) {
 		"tcp://user:hunter2@broker:1883":                  "tcp://user:xxxxx@broker:1883",
 		"ws://admin:hunter2@/x":                           "ws://admin:xxxxx@/x",
 		"ws://[bad":                                       "ws://[bad",
-		"ws://[bad@host?token=1":                          Redacted,
+		"ws://[bad@host?token=1":                          RedactedQuery,
 		"ws://user@host":                                  "ws://user@host",
 		"wss://admin:hunter2@h.example/?token=Q&x=y#frag": "wss://admin:xxxxx@h.example/?token=[redacted]&x=[redacted]#frag",
 		"wss://h/?a=%ZZ":                                  "wss://h/?a=[redacted]",
-		"admin:hunter2@host:7880":                         Redacted,
+		"admin:hunter2@host:7880":                         RedactedQuery,
 		"mailto:x":                                        "mailto:x",
 	} {
 		if got := RedactURL(in); got != want {

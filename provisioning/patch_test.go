@@ -118,7 +118,7 @@ func TestDecodePatchRefuses(t *testing.T) {
 			t.Errorf("DecodePatch(%.40q) = %v, want %q", in, err, want)
 		}
 	}
-	p, err := DecodePatch([]byte(`{"room":{"token":"[redacted]","room":"b"}}`))
+	p, err := DecodePatch([]byte(`{"room":{"token":"<redacted>","room":"b"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "%s: ok\n", *path)
 		return nil
 	}
-	// Secrets marshal as [redacted]; URLs may carry credentials too.
+	// Secrets marshal as <redacted>; URLs may carry credentials too.
 	c := r.Config
 	c.Room.URL, c.MQTT.Broker = conf.RedactURL(c.Room.URL), conf.RedactURL(c.MQTT.Broker)
 	out, err := yaml.Marshal(c)

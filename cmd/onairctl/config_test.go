@@ -41,7 +41,7 @@ func TestConfigCheckAndShow(t *testing.T) {
 		t.Errorf("check missing wav: %v\n%s", err, errOut)
 	}
 	out, errOut, err := run("show", "-config", good)
-	if err != nil || !strings.Contains(out, "api_secret: '[redacted]'") {
+	if err != nil || !strings.Contains(out, "api_secret: <redacted>") {
 		t.Errorf("show: %v\n%s%s", err, out, errOut)
 	}
 	if strings.Contains(out+errOut, secret) {

@@ -159,7 +159,7 @@ func (d *Device) Config() ([]byte, int64) {
 	defer d.mu.Unlock()
 	b, _ := json.Marshal(map[string]any{
 		"device": map[string]any{"id": d.cfg.ID, "name": d.cfg.Name},
-		"room":   map[string]any{"room": d.cfg.Room, "token": "[redacted]"},
+		"room":   map[string]any{"room": d.cfg.Room, "token": "<redacted>"},
 	})
 	return b, d.version
 }
