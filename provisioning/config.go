@@ -19,6 +19,7 @@ import (
 	"github.com/onair-gateway/onair/hw/gpio"
 	"github.com/onair-gateway/onair/hw/sim"
 	"github.com/onair-gateway/onair/net/e2ee"
+	"github.com/onair-gateway/onair/net/livekit/lkauth"
 	"github.com/onair-gateway/onair/net/room"
 )
 
@@ -193,6 +194,7 @@ func (c *Config) applyDefaults() hw.Profile {
 	c.Audio.Processing.SetDefaults(c.Board.Geometry.Mics, c.Board.Geometry.Shape == audio.ShapeCircular)
 	c.Opus.SetDefaults()
 	c.Room.SetDefaults(c.Device.ID)
+	lkauth.SetDefaults(&c.Room)
 	c.Controls.SetDefaults()
 	c.Board.Sim.SetDefaults()
 	if c.MQTT.ClientID == "" {
@@ -278,6 +280,9 @@ func (c *Config) validate() error {
 		errs = append(errs, conf.Errorf("opus.channels", "2 (stereo) needs audio.processing.beam stereo, have %q", c.Audio.Processing.Beam))
 	}
 	add("room", c.Room.Validate())
+	if c.Room.Backend == room.BackendLiveKit {
+		add("room", lkauth.Validate(c.Room))
+	}
 	add("controls", c.Controls.Validate())
 	add("mqtt", c.MQTT.validate())
 	add("e2ee", c.E2EE.Validate())

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/net/livekit/lkauth"
 	"github.com/onair-gateway/onair/net/room"
 )
 
@@ -123,7 +124,8 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	opts.setDefaults()
-	err := errors.Join(cfg.Validate(), opts.validate())
+	lkauth.SetDefaults(&cfg)
+	err := errors.Join(cfg.Validate(), lkauth.Validate(cfg), opts.validate())
 	if cfg.Backend != room.BackendLiveKit {
 		err = errors.Join(err, conf.Errorf("backend", "%q is not livekit", cfg.Backend))
 	}

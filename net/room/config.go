@@ -63,9 +63,6 @@ func (c *Config) SetDefaults(identity string) {
 	if c.Identity == "" {
 		c.Identity = identity
 	}
-	if c.TokenTTL == 0 {
-		c.TokenTTL = conf.Duration(6 * time.Hour)
-	}
 	if c.MinBackoff == 0 {
 		c.MinBackoff = conf.Duration(time.Second)
 	}
@@ -74,7 +71,10 @@ func (c *Config) SetDefaults(identity string) {
 	}
 }
 
-// Validate reports every problem with c.
+// Validate reports every problem with c's backend-neutral fields. The
+// LiveKit-only fields (api_key, api_secret, token_ttl, and the rule that a
+// LiveKit room needs a token or a key pair) are checked by
+// net/livekit/lkauth.Validate.
 func (c Config) Validate() error {
 	var errs []error
 	switch c.Backend {
@@ -104,25 +104,6 @@ func (c Config) Validate() error {
 		if err := conf.CheckText(f.path, f.v); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if c.Backend == BackendLiveKit {
-		if c.Room == "" {
-			errs = append(errs, conf.Errorf("room", "must not be empty"))
-		}
-		hasKey := c.APIKey != "" || c.APISecret.IsSet()
-		switch {
-		case c.Token.IsSet() && hasKey:
-			errs = append(errs, conf.Errorf("token", "set either token or api_key/api_secret, not both"))
-		case !c.Token.IsSet() && !hasKey:
-			errs = append(errs, conf.Errorf("token", "required (or api_key and api_secret)"))
-		case hasKey && c.APIKey == "":
-			errs = append(errs, conf.Errorf("api_key", "required with api_secret"))
-		case hasKey && !c.APISecret.IsSet():
-			errs = append(errs, conf.Errorf("api_secret", "required with api_key"))
-		}
-	}
-	if t := c.TokenTTL.D(); t < time.Minute || t > 24*time.Hour {
-		errs = append(errs, conf.Errorf("token_ttl", "%v is out of range 1m..24h", t))
 	}
 	if c.MinBackoff.D() <= 0 || c.MinBackoff.D() > time.Minute {
 		errs = append(errs, conf.Errorf("min_backoff", "%v is out of range (0, 1m]", c.MinBackoff))
