@@ -76,7 +76,7 @@ func parseListen(args []string, stderr io.Writer) (listenOptions, error) {
 		return o, &usageError{conf.Prefix("e2ee", err).Error()}
 	}
 	o.cfg.SetDefaults("listener")
-	if err := o.cfg.Validate(); err != nil {
+	if err := livekit.CheckConfig(&o.cfg); err != nil {
 		return o, &usageError{err.Error()}
 	}
 	if o.wavChannels != 1 && o.wavChannels != 2 {

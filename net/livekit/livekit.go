@@ -116,6 +116,14 @@ type Room struct {
 
 var _ room.Room = (*Room)(nil)
 
+// CheckConfig fills the LiveKit-only defaults of a room config (whose
+// backend-neutral defaults are set) and reports every problem with it, the
+// backend-neutral ones and LiveKit's (net/livekit/lkauth).
+func CheckConfig(c *room.Config) error {
+	lkauth.SetDefaults(c)
+	return errors.Join(c.Validate(), lkauth.Validate(*c))
+}
+
 // New checks cfg (already defaulted) and opts and returns a Room. It logs a
 // warning when cfg holds an API key: a key on a device can mint a token for
 // anyone in any room of its project.
@@ -124,8 +132,7 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	opts.setDefaults()
-	lkauth.SetDefaults(&cfg)
-	err := errors.Join(cfg.Validate(), lkauth.Validate(cfg), opts.validate())
+	err := errors.Join(CheckConfig(&cfg), opts.validate())
 	if cfg.Backend != room.BackendLiveKit {
 		err = errors.Join(err, conf.Errorf("backend", "%q is not livekit", cfg.Backend))
 	}

@@ -21,8 +21,8 @@ import (
 
 func TestRedactJWT(t *testing.T) {
 	for in, want := range map[string]string{
-		"invalid token: eyJhbGc.eyJpc3M.sig_-x, try again": "invalid token: [redacted], try again",
-		"eyJa eyJb":           "[redacted] [redacted]",
+		"invalid token: eyJhbGc.eyJpc3M.sig_-x, try again": "invalid token: <redacted>, try again",
+		"eyJa eyJb":           "<redacted> <redacted>",
 		"invalid API key: k1": "invalid API key: k1",
 	} {
 		if got := redactJWT(in); got != want {
