@@ -27,7 +27,7 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &FileError{Path: path, Problem: "is " + fileKind(fi.Mode()) + ", not a regular file"}
+		return nil, &FileError{Path: path, Problem: "is " + FileKind(fi.Mode()) + ", not a regular file"}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -42,8 +42,8 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	return data, err
 }
 
-// fileKind names what a file that is not regular is.
-func fileKind(m os.FileMode) string {
+// FileKind names what a file that is not regular is ("a named pipe").
+func FileKind(m os.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"

@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -42,4 +43,19 @@ func RedactURL(raw string) string {
 func ValidPort(p string) bool {
 	n, err := strconv.Atoi(p)
 	return err == nil && n >= 1 && n <= 65535
+}
+
+// LoopbackURL reports whether a URL's host is this machine (localhost or a
+// loopback address).
+func LoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

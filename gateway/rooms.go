@@ -3,9 +3,8 @@ package gateway
 import (
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 
+	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/net/room"
@@ -30,23 +29,8 @@ func DefaultRooms(r *provisioning.Resolved, keys *e2ee.Keys, log *slog.Logger) (
 		// ICE-restart PATCH whose offer ends with several candidate lines, as
 		// pion's do. A device must never be able to take its owner's server
 		// down, so on a network change the supervisor rejoins instead.
-		rm, err := whip.New(r.Room, whip.Options{Channels: r.Opus.Channels, Loopback: isLoopback(r.Room.URL), NoAutoRestart: true}, log)
+		rm, err := whip.New(r.Room, whip.Options{Channels: r.Opus.Channels, Loopback: conf.LoopbackURL(r.Room.URL), NoAutoRestart: true}, log)
 		return rm, false, err
 	}
 	return nil, false, fmt.Errorf("room.backend: %q is not livekit or whip", r.Room.Backend)
-}
-
-// isLoopback reports whether a URL's host is a loopback address, where ICE
-// must use loopback candidates (a server on the same host: the demo, tests).
-func isLoopback(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }

@@ -3,7 +3,6 @@ package provisioning
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -36,7 +35,7 @@ func Warnings(path string, r *Resolved) []string {
 	if exposed(r.HTTP.Listen) {
 		w = append(w, "http.listen "+r.HTTP.Listen+" is reachable from other hosts: /status and /metrics have no authentication; keep it on 127.0.0.1 unless a firewall guards it")
 	}
-	if b := r.MQTT.Broker; (strings.HasPrefix(b, "tcp://") || strings.HasPrefix(b, "mqtt://")) && !loopbackURL(b) {
+	if b := r.MQTT.Broker; (strings.HasPrefix(b, "tcp://") || strings.HasPrefix(b, "mqtt://")) && !conf.LoopbackURL(b) {
 		w = append(w, "mqtt.broker "+conf.RedactURL(b)+" is not encrypted: config patches (room tokens among them) and the broker password cross the network in clear text; use ssl:// with mqtt.ca_file")
 	}
 	if !r.E2EE.Enabled() {
@@ -93,18 +92,4 @@ func exposed(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip == nil || !ip.IsLoopback()
-}
-
-// loopbackURL reports whether a URL's host is this machine.
-func loopbackURL(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"os"
+
+	"github.com/onair-gateway/onair/conf"
 )
 
 // ErrBad is wrapped by every *Error, so callers can test for any WAV
@@ -417,7 +419,7 @@ func Open(path string) (*File, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &Error{File: path, Offset: -1, Reason: "is " + fileKind(fi.Mode()) + ", not a regular file"}
+		return nil, &Error{File: path, Offset: -1, Reason: "is " + conf.FileKind(fi.Mode()) + ", not a regular file"}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -438,21 +440,6 @@ func Open(path string) (*File, error) {
 
 // Close closes the file.
 func (f *File) Close() error { return f.f.Close() }
-
-// fileKind names what a file that is not regular is.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
-}
 
 // Audio is a whole decoded file: one float32 slice per channel.
 type Audio struct {
