@@ -159,9 +159,17 @@ e2ee: {passphrase: notify-test-passphrase}
 		t.Fatalf("no packet at the subscriber\n%s", errOut.String())
 	}
 	t.Logf("process start → first packet at an independent subscriber: %v", got.Sub(start).Round(time.Millisecond))
-	time.Sleep(2 * time.Second) // live for a while before reading memory
-	if rss, err := residentKB(cmd.Process.Pid); err == nil {
-		t.Logf("onaird resident memory while live: %.1f MB", float64(rss)/1024)
+	// Live for a while (two more watchdog pets: frames flowed), then the
+	// memory must fit a 512 MB Pi Zero 2 W with room to spare.
+	waitNotify(t, notes, "WATCHDOG=1", 5*time.Second)
+	waitNotify(t, notes, "WATCHDOG=1", 5*time.Second)
+	rss, err := residentKB(cmd.Process.Pid)
+	if err != nil {
+		t.Fatalf("resident memory: %v", err)
+	}
+	t.Logf("onaird resident memory while live: %.1f MB", float64(rss)/1024)
+	if rss > 100<<10 {
+		t.Errorf("onaird uses %.1f MB while live, want under 100 MB", float64(rss)/1024)
 	}
 
 	stop := time.Now()
