@@ -160,6 +160,12 @@ func (h *harness) stepUntil(t *testing.T, what string, d time.Duration, n int, c
 			t.Fatalf("%s did not happen within %v", what, time.Duration(n)*d)
 		}
 		h.step(d)
+		// Under -race on a loaded machine yielding may not run the
+		// button goroutines at all: give them a moment of real time
+		// (not a wait for the clock, which only the test advances).
+		for j := 0; j < 10 && !cond(); j++ {
+			time.Sleep(200 * time.Microsecond)
+		}
 	}
 }
 
