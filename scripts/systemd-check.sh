@@ -18,7 +18,7 @@ unit=systemd/onaird.service
 GO=${GO:-go}
 TAGS=nolibopusfile
 
-scripts/deps-apt.sh systemd gcc libseccomp-dev
+scripts/deps-apt.sh systemd gcc libseccomp-dev procps
 
 root=$(mktemp -d)
 pid=
@@ -40,6 +40,8 @@ if ! "$GO" build -tags "$TAGS" -buildmode=pie -o "$root/usr/bin/onaird" ./cmd/on
   built=0
 fi
 cp -a /lib/systemd/system "$root/lib/systemd/"
+# ExecReload runs procps' /bin/kill (a dependency of the package).
+mkdir -p "$root/bin" && cp /bin/kill "$root/bin/kill"
 cp "$unit" "$root/etc/systemd/system/onaird.service"
 
 echo "==> systemd-analyze verify onaird.service ($(systemd-analyze --version | head -1))"
