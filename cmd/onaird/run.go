@@ -81,7 +81,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 	}
 	dev := provision.NewDevice(mgr, g, version, nil)
-	agent, err := startMQTT(ctx, &wg, r, dev, log.With("component", "mqtt"))
+	agent, err := startMQTT(ctx, &wg, r, dev, log)
 	if err != nil {
 		return &configError{err}
 	}
