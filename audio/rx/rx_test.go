@@ -341,7 +341,10 @@ func FuzzReceiver(f *testing.F) {
 			data = data[5+n:]
 			r.Push(Packet{Seq: seqNo, Timestamp: ts, Payload: payload}, at)
 			pushed++
-			for r.Pull(&c) {
+			for pulls := 0; r.Pull(&c); pulls++ {
+				if pulls > 100000 {
+					t.Fatalf("Pull keeps returning chunks (%d so far, last %d samples at %d)", pulls, c.N, c.Pos)
+				}
 				if c.Pos != pos || c.N < 0 || c.N > MaxGap {
 					t.Fatalf("chunk at %d of %d samples, timeline at %d", c.Pos, c.N, pos)
 				}
