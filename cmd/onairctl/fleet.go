@@ -70,6 +70,17 @@ func addTargetFlags(fs *flag.FlagSet) *targetFlags {
 	return t
 }
 
+// fleetArgs turns the broker and device flags of a command that addresses
+// devices into fleet options and a target.
+func fleetArgs(bf *brokerFlags, tf *targetFlags) (fleet.Options, fleet.Target, error) {
+	o, err := bf.options()
+	if err != nil {
+		return o, fleet.Target{}, err
+	}
+	tg, err := tf.target()
+	return o, tg, err
+}
+
 func (t *targetFlags) target() (fleet.Target, error) {
 	var tg fleet.Target
 	if t.devices != "" {
@@ -240,11 +251,7 @@ func runProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	o, err := bf.options()
-	if err != nil {
-		return err
-	}
-	tg, err := tf.target()
+	o, tg, err := fleetArgs(bf, tf)
 	if err != nil {
 		return err
 	}
@@ -325,11 +332,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return &usageError{err.Error()}
 	}
-	o, err := bf.options()
-	if err != nil {
-		return err
-	}
-	tg, err := tf.target()
+	o, tg, err := fleetArgs(bf, tf)
 	if err != nil {
 		return err
 	}
@@ -459,11 +462,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	o, err := bf.options()
-	if err != nil {
-		return err
-	}
-	tg, err := tf.target()
+	o, tg, err := fleetArgs(bf, tf)
 	if err != nil {
 		return err
 	}

@@ -75,21 +75,21 @@ func (d *Device) Changed() <-chan struct{} { return d.changed }
 // publish and the agent's periodic one.
 func (d *Device) Watch(ctx context.Context, interval time.Duration) {
 	type key struct {
-		state          gateway.State
-		reason         string
-		onAir, muted   bool
-		encrypted      bool
-		room, backend  string
-		roomState      string
-		capture        string
-		config, uptime int64
+		state         gateway.State
+		reason        string
+		onAir, muted  bool
+		encrypted     bool
+		room, backend string
+		roomState     string
+		capture       string
+		config        int64
 	}
 	var last key
 	t := d.clock.NewTicker(interval)
 	defer t.Stop()
 	for {
 		s := d.Snapshot()
-		k := key{s.State, s.Reason, s.OnAir, s.Muted, s.Encrypted, s.Room, s.Backend, s.RoomStats.State.String(), s.Capture, s.ConfigVersion, 0}
+		k := key{s.State, s.Reason, s.OnAir, s.Muted, s.Encrypted, s.Room, s.Backend, s.RoomStats.State.String(), s.Capture, s.ConfigVersion}
 		if k != last {
 			last = k
 			select {

@@ -3,13 +3,10 @@ package mqtt
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +15,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/provisioning"
 )
 
@@ -87,7 +85,7 @@ type Options struct {
 // key.
 func OptionsFrom(c provisioning.MQTTConfig, id string, info Info) (Options, error) {
 	o := Options{
-		Broker:          normalizeBroker(c.Broker),
+		Broker:          BrokerURL(c.Broker),
 		ClientID:        c.ClientID,
 		Username:        c.Username,
 		Password:        c.Password.Reveal(),
@@ -106,54 +104,18 @@ func OptionsFrom(c provisioning.MQTTConfig, id string, info Info) (Options, erro
 	if o.DiscoveryPrefix == "" {
 		o.DiscoveryPrefix = "homeassistant"
 	}
-	if strings.HasPrefix(o.Broker, "ssl://") || c.CAFile != "" || c.CertFile != "" {
+	if IsTLS(o.Broker) || c.CAFile != "" || c.CertFile != "" {
 		tc, err := TLSConfig(c.CAFile, c.CertFile, c.KeyFile)
 		if err != nil {
-			return o, err
+			key := "mqtt.ca_file"
+			if err.(*TLSFileError).Which == "cert" {
+				key = "mqtt.cert_file/key_file"
+			}
+			return o, conf.Errorf(key, "%v", err)
 		}
 		o.TLS = tc
 	}
 	return o, nil
-}
-
-// TLSConfig builds a client TLS config: the broker verified against caFile
-// (or the system roots when empty), and a client certificate for mutual
-// TLS when certFile and keyFile are set.
-func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mqtt.ca_file: %s holds no PEM certificate", caFile)
-		}
-		tc.RootCAs = pool
-	}
-	if (certFile == "") != (keyFile == "") {
-		return nil, errors.New("mqtt.cert_file and mqtt.key_file: set both or neither")
-	}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt.cert_file/key_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
-}
-
-// normalizeBroker maps mqtt:// and mqtts:// to the schemes paho knows.
-func normalizeBroker(b string) string {
-	switch {
-	case strings.HasPrefix(b, "mqtt://"):
-		return "tcp://" + strings.TrimPrefix(b, "mqtt://")
-	case strings.HasPrefix(b, "mqtts://"):
-		return "ssl://" + strings.TrimPrefix(b, "mqtts://")
-	}
-	return b
 }
 
 // Stats count what the agent did; /metrics exports them.
@@ -275,7 +237,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			a.isConnected.Store(false)
 			a.lost.Add(1)
-			a.log.Warn("broker connection lost; reconnecting", "broker", a.o.Broker, "err", err)
+			a.log.Warn("broker connection lost; reconnecting", "broker", conf.RedactURL(a.o.Broker), "err", err)
 		}).
 		SetDefaultPublishHandler(a.onMessage)
 	if a.o.TLS != nil {
@@ -288,7 +250,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.client = c
 	a.mu.Unlock()
-	a.log.Info("connecting to broker", "broker", a.o.Broker, "client_id", a.o.ClientID, "prefix", t.Prefix)
+	a.log.Info("connecting to broker", "broker", conf.RedactURL(a.o.Broker), "client_id", a.o.ClientID, "prefix", t.Prefix)
 	c.Connect() // with ConnectRetry, this retries in the background
 
 	workCtx, stopWork := context.WithCancel(ctx)
@@ -371,7 +333,7 @@ func (a *Agent) onConnect(c paho.Client) {
 	}
 	a.pub(c, t.Status(), 1, true, []byte(Online))
 	a.publishDiscovery(c)
-	a.log.Info("connected to broker", "broker", a.o.Broker, "topics", t.Prefix+"/"+t.ID+"/#")
+	a.log.Info("connected to broker", "broker", conf.RedactURL(a.o.Broker), "topics", t.Prefix+"/"+t.ID+"/#")
 }
 
 // onMessage runs on paho's goroutines: it only queues (paho's advice: no
@@ -653,16 +615,7 @@ func (a *Agent) shutdown(c paho.Client) {
 	}
 	c.Disconnect(250)
 	a.isConnected.Store(false)
-	a.log.Info("disconnected from broker", "broker", redactBroker(a.o.Broker))
-}
-
-func redactBroker(b string) string {
-	u, err := url.Parse(b)
-	if err != nil || u.User == nil {
-		return b
-	}
-	u.User = nil
-	return u.String()
+	a.log.Info("disconnected from broker", "broker", conf.RedactURL(a.o.Broker))
 }
 
 // PublishConfigResult publishes a result that was not asked for at that

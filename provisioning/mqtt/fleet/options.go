@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/provisioning/mqtt"
 )
 
 // DefaultPrefix is the topic prefix devices use unless mqtt.topic_prefix
@@ -92,47 +92,26 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// brokerURL adds the default port when the URL has none, and maps the
-// schemes paho does not know.
-func (o Options) brokerURL() string {
-	u, err := url.Parse(o.Broker)
-	if err != nil {
-		return o.Broker
-	}
-	if u.Port() == "" {
-		port := "1883"
-		if u.Scheme == "ssl" || u.Scheme == "mqtts" || u.Scheme == "tls" {
-			port = "8883"
-		}
-		u.Host += ":" + port
-	}
-	return u.String()
-}
+// brokerURL is the broker as dialled (mqtt.BrokerURL: the default port
+// added when there is none).
+func (o Options) brokerURL() string { return mqtt.BrokerURL(o.Broker) }
 
-// tlsConfig returns the TLS settings, or nil for a plain URL.
+// tlsConfig returns the TLS settings (mqtt.TLSConfig), or nil for a plain
+// URL; errors name the flag.
 func (o Options) tlsConfig() (*tls.Config, error) {
-	u, _ := url.Parse(o.Broker)
-	if u == nil || (u.Scheme != "ssl" && u.Scheme != "mqtts" && u.Scheme != "tls") {
+	if !mqtt.IsTLS(o.Broker) {
 		return nil, nil
 	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
-	if o.CAFile != "" {
-		pem, err := conf.ReadFile(o.CAFile, 1<<20)
-		if err != nil {
-			return nil, conf.Errorf("-ca", "%v", err)
+	c, err := mqtt.TLSConfig(o.CAFile, o.CertFile, o.KeyFile)
+	if err != nil {
+		flag := "-ca"
+		if err.(*mqtt.TLSFileError).Which == "cert" {
+			flag = "-cert"
 		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, conf.Errorf("-ca", "%s holds no PEM certificate", o.CAFile)
-		}
+		return nil, conf.Errorf(flag, "%v", err)
 	}
-	if o.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
-		if err != nil {
-			// The error names files, never key material.
-			return nil, conf.Errorf("-cert", "load %s and %s: %v", o.CertFile, o.KeyFile, err)
-		}
-		c.Certificates = []tls.Certificate{cert}
+	if u, perr := url.Parse(o.Broker); perr == nil {
+		c.ServerName = u.Hostname()
 	}
 	return c, nil
 }

@@ -268,27 +268,13 @@ func (c *Client) rooms(ctx context.Context, ids []string, settle time.Duration) 
 		return nil, err
 	}
 	defer unsub()
-	quiet := time.NewTimer(settle)
-	defer quiet.Stop()
-	limit := time.NewTimer(maxBurst)
-	defer limit.Stop()
-	for {
+	all := func() bool {
 		mu.Lock()
-		all := seen == len(ids)
-		mu.Unlock()
-		if all {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-activity:
-			quiet.Reset(settle)
-			continue
-		case <-quiet.C:
-		case <-limit.C:
-		}
-		break
+		defer mu.Unlock()
+		return seen == len(ids)
+	}
+	if err := waitQuiet(ctx, activity, settle, all); err != nil {
+		return nil, err
 	}
 	mu.Lock()
 	defer mu.Unlock()

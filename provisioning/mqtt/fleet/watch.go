@@ -57,22 +57,33 @@ func (c *Client) Snapshot(ctx context.Context, settle time.Duration) (*Table, er
 		return nil, err
 	}
 	defer unsub()
+	if err := waitQuiet(ctx, activity, settle, nil); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// waitQuiet returns once activity has been silent for settle, or done
+// (when not nil) holds after some activity, or maxBurst has passed: the
+// end of a broker's burst of retained messages.
+func waitQuiet(ctx context.Context, activity <-chan struct{}, settle time.Duration, done func() bool) error {
 	quiet := time.NewTimer(settle)
 	defer quiet.Stop()
 	limit := time.NewTimer(maxBurst)
 	defer limit.Stop()
-	for {
+	for done == nil || !done() {
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-activity:
 			quiet.Reset(settle)
 		case <-quiet.C:
-			return t, nil
+			return nil
 		case <-limit.C:
-			return t, nil
+			return nil
 		}
 	}
+	return nil
 }
 
 // Watch keeps a table of every device under the prefix and calls
