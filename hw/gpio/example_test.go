@@ -70,8 +70,20 @@ func ExampleNewButtons() {
 	// unchanged level returns once the first was handled.
 	pin.EdgesChan <- periphgpio.Low
 	pin.EdgesChan <- periphgpio.Low
-	clock.Advance(20 * time.Millisecond) // the debounce time
-	fmt.Println(<-b.Events())
+	// Let the debounce time (20 ms) pass. The fake clock moves a
+	// millisecond at a time until the press arrives: a single 20 ms step
+	// taken before the button goroutine has armed its timer would leave
+	// that timer in the future forever.
+	var ev gpio.ButtonEvent
+	for got := false; !got; {
+		select {
+		case ev = <-b.Events():
+			got = true
+		case <-time.After(time.Millisecond):
+			clock.Advance(time.Millisecond)
+		}
+	}
+	fmt.Println(ev)
 
 	// Stop: gpiotest's Halt cannot end a pending WaitForEdge, an unchanged
 	// level can.
