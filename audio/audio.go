@@ -110,6 +110,17 @@ type Source interface {
 	Close() error
 }
 
+// Sink plays frames paced by its own clock (a playback device, or the
+// simulated board's speaker). WriteFrame blocks until the device has room
+// for src, which must match Format(); it does not keep src. Close unblocks
+// a pending WriteFrame, which then returns ErrClosed; Close may be called
+// more than once.
+type Sink interface {
+	Format() Format
+	WriteFrame(src *Frame) error
+	Close() error
+}
+
 // Stage transforms one frame into another. It never allocates, never blocks,
 // never fails and does no I/O: configuration errors are caught when the stage
 // is built. dst and src may be the same frame when the stage keeps the channel
