@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
 	"github.com/onair-gateway/onair/audio/opus"
@@ -106,12 +108,24 @@ type MQTTConfig struct {
 	Keepalive conf.Duration `yaml:"keepalive" json:"keepalive"`
 }
 
-// HTTPConfig serves status and metrics.
+// HTTPConfig serves status, metrics and the web page.
 type HTTPConfig struct {
-	// Listen is host:port for the status and metrics server; empty
-	// disables it. Default: empty. Keep it on loopback unless a firewall
-	// guards it.
+	// Listen is host:port for the status and metrics server and the web
+	// page; empty disables it. Default: empty. Keep it on loopback unless
+	// a firewall guards it.
 	Listen string `yaml:"listen" json:"listen"`
+	// PasswordHash is the bcrypt hash of the web page's password (made
+	// by `onairctl passwd`). Without it the page only shows the device:
+	// every change is refused. Redacted like a secret: it never reaches a
+	// browser.
+	PasswordHash conf.Secret `yaml:"password_hash" json:"password_hash"`
+	// TLSCert and TLSKey are PEM files; set both to serve HTTPS.
+	TLSCert string `yaml:"tls_cert" json:"tls_cert"`
+	TLSKey  string `yaml:"tls_key" json:"tls_key"`
+	// OpenMetrics serves /healthz, /status and /metrics without a login
+	// when a password is set (monitoring systems do not log in).
+	// Default: true.
+	OpenMetrics *bool `yaml:"open_metrics" json:"open_metrics"`
 }
 
 // Resolved is a validated config with the board profile applied.
@@ -206,6 +220,9 @@ func (c *Config) applyDefaults() hw.Profile {
 	if c.MQTT.Discovery == nil {
 		c.MQTT.Discovery = conf.Ptr(true)
 	}
+	if c.HTTP.OpenMetrics == nil {
+		c.HTTP.OpenMetrics = conf.Ptr(true)
+	}
 	if c.MQTT.DiscoveryPrefix == "" {
 		c.MQTT.DiscoveryPrefix = "homeassistant"
 	}
@@ -292,6 +309,7 @@ func (c *Config) validate() error {
 	if c.HTTP.Listen != "" {
 		errs = append(errs, validListen(c.HTTP.Listen)...)
 	}
+	errs = append(errs, c.HTTP.validate()...)
 	if c.Board.Profile == "sim" {
 		names := map[string]bool{}
 		for _, b := range c.Controls.Buttons {
@@ -320,6 +338,21 @@ func validListen(addr string) []error {
 	}
 	if !conf.ValidPort(port) {
 		errs = append(errs, conf.Errorf("http.listen", "port %q is not a number 1..65535", port))
+	}
+	return errs
+}
+
+// validate checks the password hash and the TLS pair; the listen address
+// is checked by validListen.
+func (h HTTPConfig) validate() []error {
+	var errs []error
+	if h.PasswordHash.IsSet() {
+		if _, err := bcrypt.Cost([]byte(h.PasswordHash.Reveal())); err != nil {
+			errs = append(errs, conf.Errorf("http.password_hash", "is not a bcrypt hash (make one with `onairctl passwd`): %v", err))
+		}
+	}
+	if (h.TLSCert == "") != (h.TLSKey == "") {
+		errs = append(errs, conf.Errorf("http.tls_key", "tls_cert and tls_key go together"))
 	}
 	return errs
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/onair-gateway/onair/audio/dsp"
 	"github.com/onair-gateway/onair/conf"
@@ -65,6 +66,8 @@ room:
 	{"mqtt scheme", "mqtt:\n  broker: http://x:1883\n" + minimal, []string{`mqtt.broker: scheme "http"`}},
 	{"mqtt cert without key", "mqtt:\n  broker: ssl://x:8883\n  cert_file: /c\n" + minimal, []string{"mqtt.key_file: cert_file and key_file go together"}},
 	{"http listen", "http:\n  listen: nonsense\n" + minimal, []string{`http.listen: "nonsense" is not host:port`}},
+	{"http password hash", "http:\n  password_hash: hunter2\n" + minimal, []string{"http.password_hash: is not a bcrypt hash"}},
+	{"http tls pair", "http:\n  tls_cert: /c.pem\n" + minimal, []string{"http.tls_key: tls_cert and tls_key go together"}},
 	{"stereo opus on array", "opus:\n  channels: 2\n" + minimal, []string{"opus.channels: 2 (stereo) needs audio.processing.beam stereo"}},
 	{"sim script order", "board:\n  sim:\n    script:\n      - {at: 2s, action: press}\n      - {at: 1s, action: jump}\n" + minimal,
 		[]string{"board.sim.script[1].at: 1s is earlier", `board.sim.script[1].action: "jump"`}},
@@ -554,5 +557,37 @@ func TestJSONBadValueAlone(t *testing.T) {
 	_, err = Decode([]byte("x-lk: &lk {url: \"ws://h:1\", token: t}\nroom: {<<: *lk, <<: *lk}\n"), YAML)
 	if ps := Problems(err); len(ps) != 1 || !strings.Contains(ps[0].Error(), "room.<<: duplicate key") {
 		t.Errorf("two merge keys: %v", err)
+	}
+}
+
+// TestHTTPPassword: a bcrypt hash is accepted, kept out of every printed
+// form like the other secrets, and the monitoring endpoints stay open by
+// default. An exposed page with a password but no TLS is warned about.
+func TestHTTPPassword(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Decode([]byte(minimal+"http: {listen: \"0.0.0.0:9110\", password_hash: '"+string(hash)+"', open_metrics: false}\n"), YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.HTTP.PasswordHash.Reveal() != string(hash) {
+		t.Errorf("password_hash = %q", r.HTTP.PasswordHash.Reveal())
+	}
+	j, _ := json.Marshal(r.Config)
+	y, _ := yaml.Marshal(r.Config)
+	if strings.Contains(string(j)+string(y)+sprintf("%+v", r.Config), string(hash)) {
+		t.Error("the password hash is printed")
+	}
+	if w := strings.Join(Warnings("", r), "\n"); !strings.Contains(w, "without TLS: the web page's password") {
+		t.Errorf("no warning for a password over plain HTTP on a wildcard address:\n%s", w)
+	}
+	r, err = Decode([]byte(minimal), YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !*r.HTTP.OpenMetrics {
+		t.Error("http.open_metrics defaults to false")
 	}
 }

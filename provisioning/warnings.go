@@ -33,7 +33,12 @@ func Warnings(path string, r *Resolved) []string {
 	}
 	w = append(w, tokenWarnings(r, time.Now())...)
 	if exposed(r.HTTP.Listen) {
-		w = append(w, "http.listen "+r.HTTP.Listen+" is reachable from other hosts: /status and /metrics have no authentication; keep it on 127.0.0.1 unless a firewall guards it")
+		switch {
+		case !r.HTTP.PasswordHash.IsSet() || *r.HTTP.OpenMetrics:
+			w = append(w, "http.listen "+r.HTTP.Listen+" is reachable from other hosts: /status and /metrics have no authentication; keep it on 127.0.0.1 unless a firewall guards it")
+		case r.HTTP.TLSCert == "":
+			w = append(w, "http.listen "+r.HTTP.Listen+" is reachable from other hosts without TLS: the web page's password and session cross the network in clear text; set http.tls_cert and http.tls_key")
+		}
 	}
 	if b := r.MQTT.Broker; (strings.HasPrefix(b, "tcp://") || strings.HasPrefix(b, "mqtt://")) && !conf.LoopbackURL(b) {
 		w = append(w, "mqtt.broker "+conf.RedactURL(b)+" is not encrypted: config patches (room tokens among them) and the broker password cross the network in clear text; use ssl:// with mqtt.ca_file")

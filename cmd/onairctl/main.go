@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"encode":  {"run a board's speak path on a WAV file and write Ogg Opus", runEncode},
 		"config":  {"check a config file, or show it with defaults applied (secrets redacted)", runConfig},
 		"version": {"print the version", runVersion},
+		"passwd":  {"hash a password for the web page (http.password_hash)", runPasswd},
 
 		// The MQTT fleet commands (fleet.go).
 		"watch":     {"show every device under an MQTT prefix, live or as one snapshot", runWatch},
