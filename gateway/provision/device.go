@@ -11,6 +11,7 @@ import (
 
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/gateway"
+	"github.com/onair-gateway/onair/provisioning"
 	"github.com/onair-gateway/onair/provisioning/mqtt"
 )
 
@@ -65,6 +66,13 @@ func (d *Device) Config() ([]byte, int64) { return d.m.RedactedJSON() }
 func (d *Device) ApplyConfig(ctx context.Context, req mqtt.ConfigSet) mqtt.ConfigResult {
 	return d.m.ApplyPatch(ctx, req)
 }
+
+// CheckConfig validates req as ApplyConfig would and changes nothing (the
+// web page's "Check").
+func (d *Device) CheckConfig(req mqtt.ConfigSet) mqtt.ConfigResult { return d.m.CheckPatch(req) }
+
+// Running returns the running config and its version.
+func (d *Device) Running() (*provisioning.Resolved, int64) { return d.m.Running() }
 
 // Changed implements mqtt.Device.
 func (d *Device) Changed() <-chan struct{} { return d.changed }

@@ -202,10 +202,42 @@ func brokerFields(c provisioning.MQTTConfig) provisioning.MQTTConfig {
 func (m *Manager) ApplyPatch(ctx context.Context, req mqtt.ConfigSet) mqtt.ConfigResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	res := mqtt.ConfigResult{ID: req.ID, Version: m.version, Applied: []string{}, Errors: []mqtt.FieldError{}}
-	fail := func(path, msg string) mqtt.ConfigResult {
-		res.Errors = append(res.Errors, mqtt.FieldError{Path: path, Message: msg})
+	res, next, diff := m.check(req)
+	if !res.OK || len(res.Applied) == 0 {
 		return res
+	}
+	applied := res.Applied
+	if err := m.apply(ctx, next, diff, m.version+1); err != nil {
+		res.OK, res.Applied = false, []string{}
+		res.Errors = append(res.Errors, mqtt.FieldError{Message: err.Error()})
+		return res
+	}
+	res.Version = m.version
+	m.log.Info("provisioned config applied", "version", m.version, "sections", strings.Join(applied, ","), "request", req.ID)
+	if contains(applied, "room") || contains(applied, "e2ee") {
+		m.watchJoin(req.ID)
+	}
+	return res
+}
+
+// CheckPatch validates req as ApplyPatch would and changes nothing: OK
+// with Applied naming the sections the patch would change, or every
+// problem with its path.
+func (m *Manager) CheckPatch(req mqtt.ConfigSet) mqtt.ConfigResult {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	res, _, _ := m.check(req)
+	return res
+}
+
+// check is ApplyPatch up to applying: the result (OK when the patch is
+// valid, Applied the sections it changes), the config it makes, and the
+// patch over the file to store. m.mu is held.
+func (m *Manager) check(req mqtt.ConfigSet) (mqtt.ConfigResult, *provisioning.Resolved, map[string]any) {
+	res := mqtt.ConfigResult{ID: req.ID, Version: m.version, Applied: []string{}, Errors: []mqtt.FieldError{}}
+	fail := func(path, msg string) (mqtt.ConfigResult, *provisioning.Resolved, map[string]any) {
+		res.Errors = append(res.Errors, mqtt.FieldError{Path: path, Message: msg})
+		return res, nil, nil
 	}
 	if m.o.Store == nil {
 		return fail("", "this device has no state directory (device.state_dir): provisioned config cannot be stored")
@@ -216,9 +248,9 @@ func (m *Manager) ApplyPatch(ctx context.Context, req mqtt.ConfigSet) mqtt.Confi
 	patch, err := provisioning.DecodePatch(req.Config)
 	if err != nil {
 		for _, p := range provisioning.Problems(err) {
-			res = fail("config", p.Error())
+			res.Errors = append(res.Errors, mqtt.FieldError{Path: "config", Message: p.Error()})
 		}
-		return res
+		return res, nil, nil
 	}
 	tokenReplacesKey(patch)
 	base, err := provisioning.Tree(m.file, m.syn)
@@ -230,25 +262,13 @@ func (m *Manager) ApplyPatch(ctx context.Context, req mqtt.ConfigSet) mqtt.Confi
 	next, err := provisioning.Patched(m.file, m.syn, diff)
 	if err != nil {
 		res.Errors = FieldErrors(err)
-		return res
+		return res, nil, nil
 	}
 	if !req.Force && !reflect.DeepEqual(brokerFields(m.running.MQTT), brokerFields(next.MQTT)) {
 		return fail("mqtt", "this patch changes how the device reaches its broker (broker, credentials or TLS files) and could cut it off: send \"force\": true to apply it anyway")
 	}
-	applied := Sections(&m.running.Config, &next.Config)
-	if len(applied) == 0 {
-		res.OK = true
-		return res
-	}
-	if err := m.apply(ctx, next, diff, m.version+1); err != nil {
-		return fail("", err.Error())
-	}
-	res.OK, res.Version, res.Applied = true, m.version, applied
-	m.log.Info("provisioned config applied", "version", m.version, "sections", strings.Join(applied, ","), "request", req.ID)
-	if contains(applied, "room") || contains(applied, "e2ee") {
-		m.watchJoin(req.ID)
-	}
-	return res
+	res.OK, res.Applied = true, Sections(&m.running.Config, &next.Config)
+	return res, next, diff
 }
 
 func contains(s []string, v string) bool {

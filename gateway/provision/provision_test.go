@@ -241,3 +241,36 @@ func TestTokenPatchDropsAPIKey(t *testing.T) {
 		t.Fatalf("stored patch does not drop the secret: %s", rec.Patch)
 	}
 }
+
+// TestCheckPatchChangesNothing: CheckPatch answers as ApplyPatch would
+// (every problem with its path, or the sections a valid patch changes)
+// and neither applies nor stores anything.
+func TestCheckPatchChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	m, g := f.manager(t, nil)
+	before, _ := m.RedactedJSON()
+	res := m.CheckPatch(set("c1", 0, `{"room":{"url":null},"opus":{"bitrate":"loud"}}`))
+	var paths []string
+	for _, e := range res.Errors {
+		paths = append(paths, e.Path)
+	}
+	if res.OK || !strings.Contains(strings.Join(paths, ","), "room.url") || !strings.Contains(strings.Join(paths, ","), "opus.bitrate") {
+		t.Errorf("invalid patch: %+v", res)
+	}
+	res = m.CheckPatch(set("c2", 0, `{"device":{"name":"Studio C"}}`))
+	if !res.OK || strings.Join(res.Applied, ",") != "device" || res.Version != 0 {
+		t.Errorf("valid patch: %+v", res)
+	}
+	after, v := m.RedactedJSON()
+	if string(before) != string(after) || v != 0 || g.Status().Name == "Studio C" {
+		t.Fatalf("a check changed the device (version %d, name %q)", v, g.Status().Name)
+	}
+	st, _ := store.Open(f.dir)
+	if r, _ := st.Load(); r != nil {
+		t.Fatalf("a check was stored: %+v", r)
+	}
+	// The same valid patch applies.
+	if res := m.ApplyPatch(context.Background(), set("c3", 0, `{"device":{"name":"Studio C"}}`)); !res.OK || res.Version != 1 || g.Status().Name != "Studio C" {
+		t.Fatalf("apply after check: %+v, name %q", res, g.Status().Name)
+	}
+}
