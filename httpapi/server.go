@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,12 +10,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/net/netutil"
 
 	"github.com/onair-gateway/onair/gateway"
+	"github.com/onair-gateway/onair/provisioning"
 )
 
 // Source is what the server reports on. *gateway.Gateway implements it.
@@ -50,6 +53,14 @@ type Config struct {
 	// Collectors are exported on /metrics beside the device's status (the
 	// MQTT agent's counters).
 	Collectors []prometheus.Collector
+	// Device, when set, adds the web page on / and its API under /api/
+	// (web.go). Without it the server serves the three endpoints alone.
+	Device Device
+	// TLSCert and TLSKey are PEM files (http.tls_cert, http.tls_key):
+	// set both to serve HTTPS.
+	TLSCert, TLSKey string
+	// Clock times sessions and the login limit; nil is the real clock.
+	Clock clockwork.Clock
 }
 
 // SetDefaults fills zero fields with their defaults.
@@ -68,6 +79,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 4 << 10
+		if c.Device != nil {
+			c.MaxBodyBytes = provisioning.MaxDocumentSize // the config editor's edits
+		}
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 32
@@ -84,6 +98,14 @@ func Healthy(s gateway.State) bool {
 // server's limits (Start adds them); for embedding in another server.
 // extra collectors (the MQTT agent's) are exported beside the status.
 func Handler(src Source, log *slog.Logger, extra ...prometheus.Collector) http.Handler {
+	return handler(src, nil, log, extra...)
+}
+
+// handler is Handler with the web page when h is set: /healthz, /status
+// and /metrics then follow http.open_metrics, every response carries the
+// security headers, and cross-site requests that change something are
+// refused (403) before any handler runs.
+func handler(src Source, h *web, log *slog.Logger, extra ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		newCollector(src),
@@ -92,11 +114,12 @@ func Handler(src Source, log *slog.Logger, extra ...prometheus.Collector) http.H
 	)
 	reg.MustRegister(extra...)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+	monitor := http.NewServeMux()
+	monitor.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		writeJSON(w, src.Status())
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	monitor.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		s := src.Status()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !Healthy(s.State) {
@@ -104,11 +127,24 @@ func Handler(src Source, log *slog.Logger, extra ...prometheus.Collector) http.H
 		}
 		fmt.Fprintf(w, "%s: %s\n", s.State, s.Reason)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	monitor.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
-	return mux
+	if h == nil {
+		return monitor
+	}
+	guarded := h.monitoring(monitor)
+	for _, p := range []string{"/status", "/healthz", "/metrics"} {
+		mux.Handle(p, guarded)
+	}
+	h.register(mux)
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.Warn("cross-site request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
+		apiError(w, http.StatusForbidden, "cross-site request refused")
+	}))
+	return securityHeaders(csrf.Handler(mux))
 }
 
 // Server is a running status server.
@@ -116,6 +152,7 @@ type Server struct {
 	srv  *http.Server
 	ln   net.Listener
 	log  *slog.Logger
+	web  *web
 	wg   sync.WaitGroup
 	once sync.Once
 	err  error
@@ -130,11 +167,26 @@ func Start(cfg Config, src Source, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
+	var tlsConf *tls.Config
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("http.tls_cert/http.tls_key: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	var h *web
+	if cfg.Device != nil {
+		h = newWeb(cfg.Device, cfg.Clock, tlsConf != nil, log)
+	}
 	s := &Server{
 		ln:  netutil.LimitListener(ln, cfg.MaxConns),
 		log: log,
+		web: h,
 		srv: &http.Server{
-			Handler:           http.MaxBytesHandler(Handler(src, log, cfg.Collectors...), cfg.MaxBodyBytes),
+			Handler:           http.MaxBytesHandler(handler(src, h, log, cfg.Collectors...), cfg.MaxBodyBytes),
+			TLSConfig:         tlsConf,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			ReadTimeout:       cfg.ReadTimeout,
 			WriteTimeout:      cfg.WriteTimeout,
@@ -146,11 +198,15 @@ func Start(cfg Config, src Source, log *slog.Logger) (*Server, error) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := s.srv.Serve
+		if tlsConf != nil {
+			serve = func(ln net.Listener) error { return s.srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("status server stopped", "err", err)
 		}
 	}()
-	log.Info("status server", "addr", ln.Addr().String())
+	log.Info("status server", "addr", ln.Addr().String(), "tls", tlsConf != nil, "page", h != nil)
 	return s, nil
 }
 
@@ -161,6 +217,9 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // goroutine. It is safe to call more than once.
 func (s *Server) Close() error {
 	s.once.Do(func() {
+		if s.web != nil {
+			close(s.web.done) // end the event streams
+		}
 		s.err = s.srv.Close()
 		s.wg.Wait()
 	})

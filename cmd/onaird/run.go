@@ -91,7 +91,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		extra = append(extra, agent.Collector())
 	}
 	if r.HTTP.Listen != "" {
-		srv, err := httpapi.Start(httpapi.Config{Addr: r.HTTP.Listen, Collectors: extra}, g, log)
+		// The web page goes through dev, as the MQTT agent does: the same
+		// commands, and config changes through the Manager.
+		srv, err := httpapi.Start(httpapi.Config{Addr: r.HTTP.Listen, Collectors: extra, Device: dev,
+			TLSCert: r.HTTP.TLSCert, TLSKey: r.HTTP.TLSKey}, g, log)
 		if err != nil {
 			return &configError{err}
 		}
