@@ -20,7 +20,7 @@ APT_TEST  := chromium mosquitto
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all deps deps-build deps-apt deps-go deps-npm build test check fmt vet staticcheck size unit bench demo clean fuzz deb cross cross-test systemd-check
+.PHONY: all deps deps-build deps-apt deps-go deps-npm build test check fmt vet staticcheck size unit bench demo clean fuzz deb cross cross-test systemd-check screenshot
 ARCH ?= arm64
 
 all: build
@@ -91,6 +91,11 @@ fuzz:
 # arrives. Ctrl-C stops all three.
 demo: deps-build $(ONAIR_LIVEKIT_SERVER) build
 	@scripts/demo.sh
+
+# docs/web.png, README's picture of the web page: the browser test of the
+# page (TestWebPage) on the simulated board takes it.
+screenshot: $(ONAIR_LIVEKIT_SERVER)
+	ONAIR_SCREENSHOT=$(CURDIR)/docs/web.png $(GO) test -tags $(TAGS) -count=1 -run '^TestWebPage$$' ./cmd/onaird
 
 # Debian packages for arm64, armhf and amd64 into dist/ (nfpm, cgo cross
 # builds); each is listed with dpkg-deb -I/-c and checked by lintian.

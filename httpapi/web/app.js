@@ -64,7 +64,7 @@ function connect() {
   es = new EventSource('api/events');
   es.onopen = () => setConn(true, 'Live');
   es.addEventListener('info', e => { info = JSON.parse(e.data); drawArray(); });
-  es.onmessage = e => { lastMsg = Date.now(); last = JSON.parse(e.data); render(last); };
+  es.onmessage = e => { lastMsg = Date.now(); window.onairEvents = (window.onairEvents || 0) + 1; last = JSON.parse(e.data); render(last); };
   es.onerror = () => {
     setConn(false, 'Connection lost: reconnecting…');
     // EventSource retries by itself unless the server answered with an
