@@ -107,7 +107,7 @@ function render(s) {
   $('b-mute').setAttribute('aria-pressed', s.muted);
   const lv = s.out_level || {}, rms = lv.rms_dbfs, peak = lv.peak_dbfs;
   const pct = v => Math.max(0, Math.min(100, (v + 60) / 60 * 100));
-  $('m-rms').style.width = pct(rms) + '%';
+  $('m-rms').style.clipPath = 'inset(0 ' + (100 - pct(rms)) + '% 0 0)';
   $('m-peak').style.left = 'calc(' + pct(peak) + '% - 3px)';
   $('meter').setAttribute('aria-valuenow', fmt(rms));
   $('rms').textContent = fmt(rms);
