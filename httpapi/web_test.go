@@ -436,3 +436,28 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestEventStreamOutlivesReadTimeout: the server's read timeout, which
+// cuts off slow request bodies, does not end a page's event stream.
+func TestEventStreamOutlivesReadTimeout(t *testing.T) {
+	s := start(t, Config{Device: newDevice(t, "{}"), ReadTimeout: 150 * time.Millisecond}, &fixed{})
+	resp, err := http.Get("http://" + s.Addr().String() + "/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	t0 := time.Now()
+	for n := 0; n < 12; {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended after %d events, %v: %v", n, time.Since(t0), err)
+		}
+		if strings.HasPrefix(l, "data: {\"device\"") {
+			n++
+		}
+	}
+	if time.Since(t0) < 300*time.Millisecond {
+		t.Fatalf("12 events in %v: the stream is not paced", time.Since(t0))
+	}
+}
