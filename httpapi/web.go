@@ -464,7 +464,9 @@ func (h *web) configSet(apply bool) http.HandlerFunc {
 		set := mqtt.ConfigSet{ID: fmt.Sprintf("web-%d", h.reqID.Add(1)), Version: &next, Config: patch}
 		var res mqtt.ConfigResult
 		if apply {
-			res = h.dev.ApplyConfig(r.Context(), set)
+			// A browser that goes away mid-apply does not cut the apply
+			// (and its rollback) short.
+			res = h.dev.ApplyConfig(context.WithoutCancel(r.Context()), set)
 			h.log.Info("web config apply", "remote", r.RemoteAddr, "ok", res.OK, "version", res.Version, "sections", strings.Join(res.Applied, ","))
 		} else {
 			res = h.dev.CheckConfig(set)

@@ -35,7 +35,7 @@ func Warnings(path string, r *Resolved) []string {
 	if exposed(r.HTTP.Listen) {
 		switch {
 		case !r.HTTP.PasswordHash.IsSet() || *r.HTTP.OpenMetrics:
-			w = append(w, "http.listen "+r.HTTP.Listen+" is reachable from other hosts: /status and /metrics have no authentication; keep it on 127.0.0.1 unless a firewall guards it")
+			w = append(w, "http.listen "+r.HTTP.Listen+" is reachable from other hosts: /status and /metrics have no authentication (set http.password_hash and http.open_metrics: false to require one); keep it on 127.0.0.1 unless a firewall guards it")
 		case r.HTTP.TLSCert == "":
 			w = append(w, "http.listen "+r.HTTP.Listen+" is reachable from other hosts without TLS: the web page's password and session cross the network in clear text; set http.tls_cert and http.tls_key")
 		}

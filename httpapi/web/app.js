@@ -123,7 +123,7 @@ function render(s) {
     ['Sessions', r.sessions]]);
   $('version').textContent = s.version;
   $('uptime').textContent = duration(s.uptime_s || 0);
-  $('cfgver').dataset.running = s.config_version;
+  show('cfgstale', cfgVersion !== null && s.config_version !== cfgVersion);
   drawTalker(s);
 }
 
