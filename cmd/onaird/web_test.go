@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,13 +161,41 @@ http: {listen: %q, password_hash: '%s'}
 	}
 	daemon, errOut := start()
 
-	// Nothing the page can fetch carries a secret.
+	// Nothing the page can fetch, logged in, carries a secret.
 	secrets := []string{"web-test-passphrase", srv.APISecret, string(hash)}
-	for _, path := range []string{"/", "/app.js", "/status", "/api/config", "/api/session"} {
-		body := httpGet(t, "http://"+addr+path)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	login, _ := http.NewRequest("POST", "http://"+addr+"/api/login", strings.NewReader(`{"password":"`+password+`"}`))
+	login.Header.Set("Origin", "http://"+addr)
+	if resp, err := browser.Do(login); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %v %v", resp, err)
+	}
+	for _, path := range []string{"/", "/app.js", "/status", "/api/config", "/api/session", "/api/events"} {
+		resp, err := browser.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The event stream never ends: read its first events.
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(b) == 0 {
+			t.Errorf("%s: %d, %d bytes", path, resp.StatusCode, len(b))
+		}
 		for _, s := range secrets {
-			if strings.Contains(body, s) {
+			if strings.Contains(string(b), s) {
 				t.Errorf("%s carries a secret", path)
+			}
+		}
+		if path == "/api/config" {
+			var v struct {
+				Config struct {
+					E2EE struct {
+						Passphrase string `json:"passphrase"`
+					} `json:"e2ee"`
+				} `json:"config"`
+			}
+			if err := json.Unmarshal(b, &v); err != nil || v.Config.E2EE.Passphrase != "<redacted>" {
+				t.Errorf("/api/config does not show the passphrase redacted (%v):\n%s", err, b)
 			}
 		}
 	}
@@ -283,17 +312,6 @@ func containsPrefix(list []string, prefix string) bool {
 		}
 	}
 	return false
-}
-
-func httpGet(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }
 
 func tail(s string, n int) string {
