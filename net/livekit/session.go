@@ -243,7 +243,7 @@ func (s *session) Stats() room.Stats {
 		Jitter:        time.Duration(s.jitter.Load()),
 		Encrypted:     s.r.opts.Encryptor != nil,
 		EventsDropped: s.eventsDropped.Load(),
-		Path:          s.path.Path(s.mediaPC()),
+		Path:          s.path.Path(s.mediaPC(), s.r.opts.Clock.Now()),
 		// The SDK answers NACKs from its retransmission buffer; it does
 		// not count what it resends.
 		NACKs: s.nacks.Load(),
