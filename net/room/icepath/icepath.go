@@ -30,15 +30,16 @@ type Tracker struct {
 }
 
 // Path returns the path of pc's media as of now, read again when pc
-// changed or Refresh has passed since the last read. It is zero when pc is
-// nil or ICE has not selected a pair.
+// changed, Refresh has passed since the last read, or no pair was selected
+// then. It is zero when pc is nil or ICE has not selected a pair.
 func (t *Tracker) Path(pc *webrtc.PeerConnection, now time.Time) room.Path {
 	if pc == nil {
 		return room.Path{}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if pc == t.pc && now.Sub(t.at) < Refresh && now.Sub(t.at) >= 0 {
+	fresh := now.Sub(t.at) < Refresh && now.Sub(t.at) >= 0
+	if pc == t.pc && fresh && t.path != (room.Path{}) {
 		return t.path
 	}
 	t.pc, t.at, t.path = pc, now, Of(pc.GetStats())

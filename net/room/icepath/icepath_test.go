@@ -104,10 +104,14 @@ func TestTracker(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("peers did not connect")
 	}
-	// The cached empty path stands until Refresh has passed.
-	now := time.Now().Add(Refresh)
+	// No pair was cached: it is read at once, then kept for Refresh.
+	now := time.Now()
 	p := tr.Path(a, now)
 	if p.Transport != room.TransportUDP || p.LocalCandidate != "host" {
 		t.Errorf("path %+v, want udp between host candidates", p)
+	}
+	a.Close()
+	if q := tr.Path(a, now.Add(Refresh/2)); q != p {
+		t.Errorf("path within Refresh %+v, want the cached %+v", q, p)
 	}
 }
