@@ -257,15 +257,15 @@ func (g *generator) AllocatePacketConn(c turn.AllocateListenerConfig) (net.Packe
 	}
 	r := g.r
 	n := r.allocs.Add(1) - 1
-	fc := newFaultConn(pc, r, n)
-	r.mu.Lock()
-	r.conns[fc] = struct{}{}
-	r.mu.Unlock()
-	fc.onClose = func() {
+	var fc *faultConn
+	fc = newFaultConn(pc, r, n, func() {
 		r.mu.Lock()
 		delete(r.conns, fc)
 		r.mu.Unlock()
-	}
+	})
+	r.mu.Lock()
+	r.conns[fc] = struct{}{}
+	r.mu.Unlock()
 	return fc, addr, nil
 }
 
