@@ -72,6 +72,9 @@ func (c Config) Validate() error {
 			errs = append(errs, conf.Errorf(f.path, "%q is not an IPv4 address", f.v))
 		}
 	}
+	if ip := net.ParseIP(c.RelayIP); ip != nil && ip.IsUnspecified() {
+		errs = append(errs, conf.Errorf("relay_ip", "%s cannot be given to peers as an address; set relay_ip to the address they reach", c.RelayIP))
+	}
 	if c.Port < 0 || c.Port > 65535 {
 		errs = append(errs, conf.Errorf("port", "%d is out of range 0..65535", c.Port))
 	}
