@@ -5,16 +5,47 @@ import (
 	"time"
 )
 
-// Encoder is the part of the Opus encoder that rate adaptation drives. The
-// Supervisor calls it from its own goroutine while the capture goroutine
-// encodes, so an implementation must be safe for that (for example by
-// storing the request and applying it before the next frame).
+// Encoder is the part of the Opus encoder that rate adaptation drives
+// (opus.Encoder). The Supervisor calls it from its own goroutine while the
+// capture goroutine encodes, so an implementation must be safe for that
+// (for example by storing the request and applying it before the next
+// frame).
 type Encoder interface {
 	// SetPacketLoss sets the expected packet loss in percent (0..100),
 	// which sizes Opus in-band FEC (RFC 6716 §2.1.7, LBRR).
 	SetPacketLoss(pct int) error
-	// SetBitrate sets the target bitrate in bit/s.
-	SetBitrate(bps int) error
+	// LimitBitrate caps the bitrate at bps bit/s; the encoder runs at the
+	// lower of the cap and its configured bitrate.
+	LimitBitrate(bps int) error
+}
+
+// ConfiguredEncoder is implemented by an Encoder that knows its configured
+// bitrate (the ceiling of the bitrate adaptation when AdaptConfig.MaxBitrate
+// is 0) and whether its in-band FEC is enabled.
+type ConfiguredEncoder interface {
+	Configured() (bitrate int, fec bool)
+}
+
+// TargetEncoder is implemented by an Encoder that reports the bitrate it
+// runs at and whether it codes in-band FEC (SupervisorStats.Adapt).
+type TargetEncoder interface {
+	Target() (bitrate int, fec bool)
+}
+
+// AdaptStats are the encoder settings rate adaptation has reached, as
+// status and metrics show them.
+type AdaptStats struct {
+	// TargetBitrate is the bitrate the encoder runs at, bit/s (0 when the
+	// encoder does not say).
+	TargetBitrate int `json:"target_bitrate"`
+	// FEC is true while the encoder codes in-band FEC: enabled, and an
+	// expected loss above 0%.
+	FEC bool `json:"fec"`
+	// PacketLossPct is the expected loss last given to the encoder, -1
+	// before the first receiver report.
+	PacketLossPct int `json:"packet_loss_pct"`
+	// Changes counts the settings applied to the encoder.
+	Changes uint64 `json:"changes"`
 }
 
 // AdaptConfig configures rate adaptation from receiver reports.
@@ -27,8 +58,11 @@ type AdaptConfig struct {
 	// above about 25%).
 	MinLossPct, MaxLossPct int
 	// MinBitrate and MaxBitrate bound the bitrate in bit/s. MaxBitrate 0
-	// (the default) leaves the bitrate alone and adapts only FEC.
-	// MinBitrate defaults to 12000 when MaxBitrate is set.
+	// (the default) takes the encoder's configured bitrate (opus.bitrate)
+	// as the ceiling when the encoder says it (ConfiguredEncoder), and
+	// otherwise leaves the bitrate alone and adapts only FEC. MinBitrate
+	// defaults to 12000, the lowest rate at which libopus still codes
+	// wideband speech with FEC.
 	MinBitrate, MaxBitrate int
 }
 
@@ -41,10 +75,10 @@ func (c *AdaptConfig) setDefaults() {
 	}
 	c.MaxLossPct = min(c.MaxLossPct, 100)
 	c.MinLossPct = max(0, min(c.MinLossPct, c.MaxLossPct))
+	if c.MinBitrate <= 0 {
+		c.MinBitrate = 12000
+	}
 	if c.MaxBitrate > 0 {
-		if c.MinBitrate <= 0 {
-			c.MinBitrate = 12000
-		}
 		c.MinBitrate = min(c.MinBitrate, c.MaxBitrate)
 	}
 }
@@ -62,6 +96,10 @@ func (c *AdaptConfig) setDefaults() {
 //   - Bitrate (only when MaxBitrate > 0): the loss-based controller of
 //     draft-ietf-rmcat-gcc-02 §6: above 10% loss the rate falls to
 //     rate·(1-0.5·loss); below 2% it grows by 5%; in between it holds.
+//     This is the room's estimate of the available bandwidth: LiveKit
+//     (v1.13.5) negotiates neither REMB nor transport-wide congestion
+//     control for an audio publisher (its publisher config offers audio
+//     NACK only), so its receiver reports are all it tells a device.
 //
 // The zero value is not usable; use NewLossPolicy.
 type LossPolicy struct {
@@ -70,6 +108,7 @@ type LossPolicy struct {
 	lossPct  int
 	bitrate  int
 	started  bool
+	moved    bool // SetMaxBitrate moved bitrate: the next Update reports it
 }
 
 // NewLossPolicy returns a policy that starts from no loss and, when bitrate
@@ -77,6 +116,19 @@ type LossPolicy struct {
 func NewLossPolicy(cfg AdaptConfig) *LossPolicy {
 	cfg.setDefaults()
 	return &LossPolicy{cfg: cfg, lossPct: cfg.MinLossPct, bitrate: cfg.MaxBitrate}
+}
+
+// SetMaxBitrate moves the bitrate ceiling (a new configured bitrate); 0
+// turns bitrate adaptation off. The next Update applies it.
+func (p *LossPolicy) SetMaxBitrate(bps int) {
+	if bps == p.cfg.MaxBitrate {
+		return
+	}
+	if p.cfg.MaxBitrate == 0 || p.bitrate > bps || bps == 0 {
+		p.bitrate = bps // start at the ceiling, or come down to it
+		p.moved = true
+	}
+	p.cfg.MaxBitrate = bps
 }
 
 // Update takes one receiver report's fraction lost (0..1) and returns the
@@ -108,20 +160,21 @@ func (p *LossPolicy) Update(fractionLost float64) (lossPct, bitrate int, changed
 
 	if p.cfg.MaxBitrate > 0 {
 		b := p.bitrate
+		minB := min(p.cfg.MinBitrate, p.cfg.MaxBitrate)
 		switch {
 		case fractionLost > 0.10:
 			b = int(float64(b) * (1 - 0.5*fractionLost))
 		case fractionLost < 0.02:
 			b = int(math.Ceil(float64(b) * 1.05))
 		}
-		b = max(p.cfg.MinBitrate, min(b, p.cfg.MaxBitrate))
+		b = max(minB, min(b, p.cfg.MaxBitrate))
 		if b != p.bitrate {
 			changed = true
 			p.bitrate = b
 		}
 	}
-	if !p.started {
-		p.started = true
+	if !p.started || p.moved {
+		p.started, p.moved = true, false
 		changed = true
 	}
 	return p.lossPct, p.bitrate, changed

@@ -111,3 +111,29 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("capped with a huge Retry-After = %v, want 10m", got)
 	}
 }
+
+// TestLossPolicyCeiling: a new configured bitrate moves the ceiling: the
+// policy starts at it, comes down to a lower one at once, climbs towards a
+// higher one by the controller's 5% steps, and 0 turns bitrate off.
+func TestLossPolicyCeiling(t *testing.T) {
+	p := NewLossPolicy(AdaptConfig{MinBitrate: 16000})
+	if _, b, _ := p.Update(0); b != 0 {
+		t.Fatalf("bitrate %d without a ceiling", b)
+	}
+	p.SetMaxBitrate(32000)
+	if _, b, ch := p.Update(0); b != 32000 || !ch {
+		t.Errorf("first ceiling: %d, changed %v", b, ch)
+	}
+	p.SetMaxBitrate(24000)
+	if _, b, _ := p.Update(0); b != 24000 {
+		t.Errorf("lower ceiling: %d", b)
+	}
+	p.SetMaxBitrate(64000)
+	if _, b, ch := p.Update(0); b != 25200 || !ch {
+		t.Errorf("higher ceiling: %d (changed %v), want a 5%% step to 25200", b, ch)
+	}
+	p.SetMaxBitrate(0)
+	if _, b, _ := p.Update(0.5); b != 0 {
+		t.Errorf("ceiling 0: bitrate %d", b)
+	}
+}

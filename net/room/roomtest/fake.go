@@ -169,6 +169,7 @@ type Session struct {
 	bytes   atomic.Uint64
 	skipped atomic.Int64 // nanoseconds
 	lost    atomic.Uint64
+	reports atomic.Uint64
 }
 
 // NewSession returns a live Session whose Events channel holds up to 16
@@ -213,9 +214,10 @@ func (s *Session) Err() error {
 // Stats implements room.Session.
 func (s *Session) Stats() room.Stats {
 	return room.Stats{
-		PacketsSent:  s.packets.Load(),
-		BytesSent:    s.bytes.Load(),
-		FractionLost: float64(s.lost.Load()) / 1e6,
+		PacketsSent:     s.packets.Load(),
+		BytesSent:       s.bytes.Load(),
+		FractionLost:    float64(s.lost.Load()) / 1e6,
+		ReceiverReports: s.reports.Load(),
 	}
 }
 
@@ -253,8 +255,12 @@ func (s *Session) Emit(ev room.Event) {
 // SetDenied makes WriteOpus return ErrNotPublishing (true) or send again.
 func (s *Session) SetDenied(denied bool) { s.denied.Store(denied) }
 
-// SetFractionLost sets the loss Stats reports, 0..1.
-func (s *Session) SetFractionLost(f float64) { s.lost.Store(uint64(f * 1e6)) }
+// SetFractionLost is a receiver report of loss f, 0..1: Stats reports it
+// and counts one more report.
+func (s *Session) SetFractionLost(f float64) {
+	s.lost.Store(uint64(f * 1e6))
+	s.reports.Add(1)
+}
 
 // Packets returns how many packets WriteOpus sent.
 func (s *Session) Packets() uint64 { return s.packets.Load() }
