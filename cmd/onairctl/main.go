@@ -46,6 +46,8 @@ func commands() map[string]command {
 		"provision": {"push a config patch to devices over MQTT and collect each result", runProvision},
 		"cmd":       {"send a command (mute, onair, identify, ...) to devices over MQTT", runCmd},
 		"token":     {"mint LiveKit join tokens for devices and push them over MQTT", runToken},
+
+		"relay": {"run a TURN relay with loss, jitter and a bandwidth cap, to test a device on a hard network", runRelay},
 	}
 }
 

@@ -49,7 +49,37 @@ type Config struct {
 	// failed join) answers again.
 	MinBackoff conf.Duration `yaml:"min_backoff" json:"min_backoff"`
 	MaxBackoff conf.Duration `yaml:"max_backoff" json:"max_backoff"`
+	// ICEServers are STUN and TURN servers added to those the room's server
+	// hands out (LiveKit's join response, WHIP's Link headers). Default:
+	// none.
+	ICEServers []ICEServer `yaml:"ice_servers" json:"ice_servers"`
+	// ICETransportPolicy is all (any candidate) or relay (only TURN relay
+	// candidates, so every packet goes through a TURN server). Default:
+	// all.
+	ICETransportPolicy ICETransportPolicy `yaml:"ice_transport_policy" json:"ice_transport_policy"`
 }
+
+// ICEServer is one STUN or TURN server (the RTCIceServer of WebRTC).
+type ICEServer struct {
+	// URLs are stun:, turn: or turns: URLs (RFC 7064, RFC 7065), e.g.
+	// turn:turn.example.com:3478?transport=tcp. At least one.
+	URLs []string `yaml:"urls" json:"urls"`
+	// Username and Credential are the TURN long-term credential; required
+	// for turn: and turns: URLs.
+	Username   string      `yaml:"username" json:"username"`
+	Credential conf.Secret `yaml:"credential" json:"credential"`
+}
+
+// ICETransportPolicy says which ICE candidates a session may use.
+type ICETransportPolicy string
+
+// ICE transport policies (WebRTC's RTCIceTransportPolicy).
+const (
+	// ICEAll lets ICE use any candidate: host, server reflexive, relay.
+	ICEAll ICETransportPolicy = "all"
+	// ICERelay uses only relay candidates from a TURN server.
+	ICERelay ICETransportPolicy = "relay"
+)
 
 // SetDefaults fills zero fields with their defaults; identity is the device
 // id, used when Identity is empty.
