@@ -62,6 +62,9 @@ type deviceConfig struct {
 	Signal sim.SignalKind
 	// Room is applied to the device's room config (ICE servers, policy).
 	Room func(*room.Config)
+	// OnUp, if set, is called once the device has joined, before capture
+	// starts (to turn a relay's faults on).
+	OnUp func()
 }
 
 // device is the speak path of one simulated 1-mic board, as onaird builds
@@ -136,6 +139,9 @@ func startDevice(t *testing.T, srv *livekittest.Server, name string, dc deviceCo
 		cancel()
 		wg.Wait()
 		t.Fatalf("device never joined: %v", sup.State())
+	}
+	if dc.OnUp != nil {
+		dc.OnUp()
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = pipe.Run(ctx) }()

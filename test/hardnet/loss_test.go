@@ -1,0 +1,179 @@
+package hardnet
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/audio/quality"
+	"github.com/onair-gateway/onair/hw/sim"
+	"github.com/onair-gateway/onair/net/livekit/livekittest"
+	"github.com/onair-gateway/onair/net/nettest/relay"
+	"github.com/onair-gateway/onair/net/room"
+)
+
+// condition is one network the device meets on its way to the room.
+type condition struct {
+	name   string
+	faults relay.Faults
+}
+
+// The table's networks: random loss, and bursts of a mean 3 packets.
+var conditions = []condition{
+	{"none", relay.Faults{}},
+	{"5% random", relay.Faults{Loss: 0.05}},
+	{"10% random", relay.Faults{Loss: 0.10}},
+	{"20% random", relay.Faults{Loss: 0.20}},
+	{"10% bursts (mean 3)", relay.Faults{BurstLoss: 0.10, BurstLen: 3}},
+}
+
+// speechRun is what one run of speech through the relay gave.
+type speechRun struct {
+	scores   quality.Scores
+	dropped  float64 // fraction of the device's uplink packets the relay dropped
+	reported float64 // loss the room reported at the end
+	adapt    room.AdaptStats
+	conceal  int64 // packets the listener concealed (FEC or PLC)
+}
+
+// speechThroughRelay sends the speech sample from the simulated board
+// through a relay with f (applied once the device is up, so every run
+// joins the same way) to a listener, and scores what the listener heard
+// against what the device encoded.
+func speechThroughRelay(t *testing.T, srv *livekittest.Server, f relay.Faults, fec bool, seed uint64) speechRun {
+	t.Helper()
+	rl, err := relay.Start(relay.Config{Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rl.Close() })
+	name := fmt.Sprintf("speech-%d-%d", seed, time.Now().UnixNano())
+	ls := startListener(t, srv, name)
+	var allocs uint64
+	d := startDevice(t, srv, name, deviceConfig{Frame: 20 * time.Millisecond, FEC: fec, Signal: sim.SignalWAV,
+		Room: throughRelay(rl),
+		OnUp: func() {
+			allocs = rl.Stats().Allocations
+			_ = rl.SetFaults(f) // validated by the relay at Start of the table's conditions
+		}})
+	if allocs == 0 {
+		t.Fatal("the device joined without an allocation on the relay: room.ice_servers and ice_transport_policy relay not honoured")
+	}
+	const run = 10 * time.Second
+	time.Sleep(run)
+	before := rl.Stats().ToPeer
+	st := d.sup.Stats()
+	d.stop()
+	p, _ := ls.participant("device")
+	got := ls.heard(t)
+	ref := d.tap.samples()
+	// Score 7 s from 2 s in: past the join, the first receiver reports
+	// and the encoder's first adaptation.
+	from, n := 2*48000, 7*48000
+	if len(ref) < from+n {
+		t.Fatalf("device encoded only %d samples", len(ref))
+	}
+	ref = ref[from : from+n]
+	s, err := quality.Score(ref, got, audio.Rate48k, max(len(got)-len(ref), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return speechRun{
+		scores:   s,
+		dropped:  float64(before.Dropped()) / math.Max(float64(before.In), 1),
+		reported: st.Session.FractionLost,
+		adapt:    st.Adapt,
+		conceal:  p.Concealed,
+	}
+}
+
+// throughRelay sends a device through rl only (room.ice_servers naming
+// it, room.ice_transport_policy relay).
+func throughRelay(rl *relay.Relay) func(*room.Config) {
+	return func(c *room.Config) {
+		c.ICEServers = []room.ICEServer{rl.ICEServer(rl.URL())}
+		c.ICETransportPolicy = room.ICERelay
+	}
+}
+
+// pair runs FEC on and off side by side (parallel subtests) through relays
+// with the same seed: the same packets are lost in both.
+func pair(t *testing.T, srv *livekittest.Server, name string, f relay.Faults, seed uint64) (on, off speechRun) {
+	t.Helper()
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run(name, func(t *testing.T) {
+		t.Run("fec-on", func(t *testing.T) { t.Parallel(); on = speechThroughRelay(t, srv, f, true, seed) })
+		t.Run("fec-off", func(t *testing.T) { t.Parallel(); off = speechThroughRelay(t, srv, f, false, seed) })
+	})
+	return on, off
+}
+
+// TestSpeechThroughLoss: speech at 10% random loss between the device and
+// the room, with the encoder's FEC following the room's receiver reports:
+// the listener's log-mel correlation is at least 0.95 and its envelope
+// correlation at least 0.93, and both beat the same run without FEC.
+// ONAIR_MEASURE_NET=1 runs every network of the README table instead and
+// prints it.
+func TestSpeechThroughLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time")
+	}
+	srv := livekittest.Start(t)
+	if os.Getenv("ONAIR_MEASURE_NET") != "" {
+		measureTable(t, srv)
+		return
+	}
+	on, off := pair(t, srv, "10% random", relay.Faults{Loss: 0.10}, 10)
+	t.Logf("FEC on:  %+v", on)
+	t.Logf("FEC off: %+v", off)
+	if t.Failed() {
+		return
+	}
+	if on.scores.LogMel < 0.95 || on.scores.Envelope < 0.93 {
+		t.Errorf("10%% loss with FEC: log-mel %.3f (goal 0.95), envelope %.3f (goal 0.93)", on.scores.LogMel, on.scores.Envelope)
+	}
+	if on.scores.LogMel <= off.scores.LogMel || on.scores.Envelope <= off.scores.Envelope {
+		t.Errorf("10%% loss: FEC on %+v does not beat FEC off %+v", on.scores, off.scores)
+	}
+	if !on.adapt.FEC || on.adapt.PacketLossPct < 5 {
+		t.Errorf("FEC on, 10%% loss: encoder at %+v, want FEC on and an expected loss near 10%%", on.adapt)
+	}
+	if on.dropped < 0.08 || on.dropped > 0.12 {
+		t.Errorf("the relay dropped %.1f%% of the uplink, want about 10%%", 100*on.dropped)
+	}
+}
+
+// measureTable prints the README's table: every network, FEC on and off,
+// and mouth-to-ear latency at 40 ms of jitter through the relay.
+func measureTable(t *testing.T, srv *livekittest.Server) {
+	var b strings.Builder
+	b.WriteString("| network (device → room) | dropped by the relay | loss the room reported | encoder at the end (FEC on) | envelope FEC on / off | log-mel FEC on / off |\n")
+	b.WriteString("|---|---|---|---|---|---|\n")
+	for i, c := range conditions {
+		on, off := pair(t, srv, c.name, c.faults, uint64(100+i))
+		fecState := "off"
+		if on.adapt.FEC {
+			fecState = "on"
+		}
+		fmt.Fprintf(&b, "| %s | %.1f%% | %.1f%% | %d bit/s, FEC %s at %d%% | %.3f / %.3f | %.3f / %.3f |\n",
+			c.name, 100*on.dropped, 100*on.reported, on.adapt.TargetBitrate, fecState, on.adapt.PacketLossPct,
+			on.scores.Envelope, off.scores.Envelope, on.scores.LogMel, off.scores.LogMel)
+	}
+	for _, frame := range []time.Duration{20 * time.Millisecond, 10 * time.Millisecond} {
+		rl, err := relay.Start(relay.Config{Seed: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		med, n := mouthToEar(t, srv, frame, deviceConfig{Room: throughRelay(rl),
+			OnUp: func() { _ = rl.SetFaults(relay.Faults{Jitter: 40 * time.Millisecond}) }}, 8*time.Second)
+		_ = rl.Close()
+		fmt.Fprintf(&b, "\nMouth-to-ear through the relay with 40 ms of jitter (uniform 0..40 ms per packet), %v frames: %.1f ms median over %d marks.\n", frame, med, n)
+	}
+	fmt.Println(b.String())
+}
