@@ -2,9 +2,12 @@ package room
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/pion/stun/v4"
 
 	"github.com/onair-gateway/onair/conf"
 )
@@ -99,6 +102,9 @@ func (c *Config) SetDefaults(identity string) {
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = conf.Duration(30 * time.Second)
 	}
+	if c.ICETransportPolicy == "" {
+		c.ICETransportPolicy = ICEAll
+	}
 }
 
 // Validate reports every problem with c's backend-neutral fields. The
@@ -141,5 +147,57 @@ func (c Config) Validate() error {
 	if c.MaxBackoff < c.MinBackoff || c.MaxBackoff.D() > 10*time.Minute {
 		errs = append(errs, conf.Errorf("max_backoff", "%v must be between min_backoff (%v) and 10m", c.MaxBackoff, c.MinBackoff))
 	}
+	errs = append(errs, c.validateICE()...)
 	return errors.Join(errs...)
+}
+
+// maxICEServers bounds room.ice_servers: each TURN URL is one more
+// allocation per peer connection and one more gathering round trip.
+const maxICEServers = 8
+
+// validateICE checks ice_servers and ice_transport_policy: every URL is a
+// stun:, turn: or turns: URL (RFC 7064, RFC 7065) with a host, a TURN URL
+// comes with a username and a credential, and the relay policy has at least
+// one TURN server to relay through.
+func (c Config) validateICE() []error {
+	var errs []error
+	turns := 0
+	if len(c.ICEServers) > maxICEServers {
+		errs = append(errs, conf.Errorf("ice_servers", "%d servers, at most %d", len(c.ICEServers), maxICEServers))
+	}
+	for i, s := range c.ICEServers {
+		path := fmt.Sprintf("ice_servers[%d]", i)
+		if len(s.URLs) == 0 {
+			errs = append(errs, conf.Errorf(path+".urls", "must list at least one stun:, turn: or turns: URL"))
+		}
+		needAuth := false
+		for j, raw := range s.URLs {
+			upath := fmt.Sprintf("%s.urls[%d]", path, j)
+			u, err := stun.ParseURI(raw)
+			if err != nil || u.Host == "" || strings.ContainsAny(raw, " \t\r\n") {
+				errs = append(errs, conf.Errorf(upath, "%q is not a stun:, turn: or turns: URL (e.g. turn:turn.example.com:3478?transport=tcp)", raw))
+				continue
+			}
+			if u.Scheme == stun.SchemeTypeTURN || u.Scheme == stun.SchemeTypeTURNS {
+				needAuth = true
+				turns++
+			}
+		}
+		if needAuth && (s.Username == "" || !s.Credential.IsSet()) {
+			errs = append(errs, conf.Errorf(path, "a TURN server needs username and credential"))
+		}
+		if err := conf.CheckText(path+".username", s.Username); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch c.ICETransportPolicy {
+	case "", ICEAll:
+	case ICERelay:
+		if turns == 0 {
+			errs = append(errs, conf.Errorf("ice_transport_policy", "relay needs a turn: or turns: URL in ice_servers (the server's own TURN servers are not known before a join)"))
+		}
+	default:
+		errs = append(errs, conf.Errorf("ice_transport_policy", "%q is not all or relay", c.ICETransportPolicy))
+	}
+	return errs
 }

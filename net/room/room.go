@@ -230,4 +230,38 @@ type Stats struct {
 	// EventsDropped counts events the session could not deliver because
 	// the reader of Events fell behind.
 	EventsDropped uint64 `json:"events_dropped"`
+	// Path is the network path the device's audio takes, zero until ICE
+	// has selected a candidate pair.
+	Path Path `json:"path"`
+	// NACKs counts the packets the room asked to have sent again (RTCP
+	// generic NACK, RFC 4585 §6.2.1): a sign of loss on the uplink.
+	NACKs uint64 `json:"nacks_received"`
+}
+
+// Transport is how the device's media reaches the room.
+type Transport string
+
+// Transports.
+const (
+	// TransportUDP: directly over UDP (host, server or peer reflexive
+	// candidates).
+	TransportUDP Transport = "udp"
+	// TransportTCP: directly over TCP (ICE-TCP, RFC 6544).
+	TransportTCP Transport = "tcp"
+	// TransportRelay: through a TURN server (RFC 8656); Path.RelayProtocol
+	// says how the device reaches it.
+	TransportRelay Transport = "relay"
+)
+
+// Path is the ICE candidate pair a session sends on.
+type Path struct {
+	// Transport is udp, tcp or relay; empty until connected.
+	Transport Transport `json:"transport"`
+	// RelayProtocol is udp, tcp or tls: how the device reaches its TURN
+	// server, when Transport is relay.
+	RelayProtocol string `json:"relay_protocol,omitempty"`
+	// LocalCandidate and RemoteCandidate are the candidate types (host,
+	// srflx, prflx, relay) of the selected pair (RFC 8445 §5.1.1).
+	LocalCandidate  string `json:"local_candidate"`
+	RemoteCandidate string `json:"remote_candidate"`
 }

@@ -277,6 +277,8 @@ func (s *Session) readRTCP() {
 				s.report(ssrc, p.Reports)
 			case *rtcp.SenderReport:
 				s.report(ssrc, p.Reports)
+			case *rtcp.TransportLayerNack:
+				s.nacks.Add(room.NACKedPackets(p, ssrc))
 			}
 		}
 	}

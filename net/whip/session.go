@@ -15,6 +15,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/room/icepath"
 )
 
 // eventQueue is the depth of the Events channel. WHIP sessions emit only
@@ -55,6 +56,8 @@ type Session struct {
 	pkt rtp.Packet
 
 	packets, bytes, dropped atomic.Uint64
+	nacks                   atomic.Uint64 // packets NACKed by the room
+	path                    icepath.Tracker
 	rtt, jitter             atomic.Int64 // nanoseconds
 	lost                    atomic.Uint32
 	reports                 atomic.Uint64 // receiver reports about our stream
@@ -82,7 +85,8 @@ type Session struct {
 
 func newSession(r *Room) (*Session, error) {
 	pc, err := r.api.NewPeerConnection(webrtc.Configuration{
-		ICEServers: r.iceServers(),
+		ICEServers:         r.iceServers(),
+		ICETransportPolicy: r.policy,
 		// RFC 9725 §4.2: WHIP clients use max-bundle.
 		BundlePolicy: webrtc.BundlePolicyMaxBundle,
 	})
@@ -318,6 +322,10 @@ func (s *Session) Stats() room.Stats {
 		// by the caller before WriteOpus, which the caller knows.
 		Encrypted:     false,
 		EventsDropped: s.eventsDropped.Load(),
+		Path:          s.path.Path(s.pc),
+		// The device does not retransmit audio (no NACK responder: Opus
+		// FEC covers loss), but the count shows loss on the uplink.
+		NACKs: s.nacks.Load(),
 	}
 }
 

@@ -97,7 +97,8 @@ type Options struct {
 	// response header timeout.
 	HTTPClient *http.Client
 	// ICEServers are used in addition to the STUN/TURN servers the
-	// endpoint sends in Link headers (RFC 9725 §4.6). Default: none.
+	// endpoint sends in Link headers (RFC 9725 §4.6), after those of the
+	// room config (room.ice_servers). Default: none.
 	ICEServers []webrtc.ICEServer
 	// Loopback restricts ICE to IPv4 loopback candidates and disables
 	// mDNS: for tests and for a WHIP server on the same host.
@@ -194,6 +195,9 @@ type Room struct {
 	ownClient bool
 	api       *webrtc.API
 	log       *slog.Logger
+	// policy is room.ice_transport_policy: relay offers only relay
+	// candidates.
+	policy webrtc.ICETransportPolicy
 
 	// noRestart is set once the endpoint answered an ICE restart with
 	// 405, 422 or 501: later sessions do not try again.
@@ -229,8 +233,18 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 	case u.Scheme != "http" && u.Scheme != "https":
 		errs = append(errs, conf.Errorf("url", "scheme %q is not http or https", u.Scheme))
 	}
+	// room.ice_servers come first; Options.ICEServers add to them.
+	opts.ICEServers = mergeICEServers(configICEServers(cfg.ICEServers), opts.ICEServers)
 	if err := opts.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	policy := webrtc.ICETransportPolicyAll
+	switch cfg.ICETransportPolicy {
+	case "", room.ICEAll:
+	case room.ICERelay:
+		policy = webrtc.ICETransportPolicyRelay
+	default:
+		errs = append(errs, conf.Errorf("ice_transport_policy", "%q is not all or relay", cfg.ICETransportPolicy))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -240,6 +254,7 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 		token:    cfg.Token,
 		streamID: cfg.Identity,
 		opts:     opts,
+		policy:   policy,
 		log:      log.With("component", "net.whip", "endpoint", conf.RedactURL(u.String())),
 	}
 	if r.streamID == "" {
@@ -257,6 +272,20 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 		return nil, fmt.Errorf("whip: %w", err)
 	}
 	return r, nil
+}
+
+// configICEServers turns room.ice_servers into pion's servers.
+func configICEServers(in []room.ICEServer) []webrtc.ICEServer {
+	out := make([]webrtc.ICEServer, 0, len(in))
+	for _, s := range in {
+		out = append(out, webrtc.ICEServer{
+			URLs:           append([]string(nil), s.URLs...),
+			Username:       s.Username,
+			Credential:     s.Credential.Reveal(),
+			CredentialType: webrtc.ICECredentialTypePassword,
+		})
+	}
+	return out
 }
 
 func defaultHTTPClient() *http.Client {
