@@ -10,8 +10,12 @@
 //     audio is active (within 50 dB of its loudest frame). Concealed and
 //     smeared syllables lower it; it is deaf to a level change.
 //
-// Align finds the delay of the received audio first; the scores compare
-// the two signals at that delay. Everything here is offline analysis (a
+// Score finds the delay of the received audio first, then lines up each
+// second on its own within ±20 ms of it (as speech-quality tools align
+// each utterance): a sender that skipped a frame under load, or a receiver
+// that slipped, shifts what follows by a few ms, which says nothing of how
+// it sounds but would otherwise smear every later frame. Concealment of a
+// loss shifts nothing, so the scores still see every loss. Everything here is offline analysis (a
 // test's or a tool's), not the hot audio path: it allocates freely.
 package quality
 
@@ -45,12 +49,50 @@ func Score(ref, got []float32, rate audio.SampleRate, maxLag int) (Scores, error
 	if n < int(rate) {
 		return Scores{Lag: lag}, fmt.Errorf("%w (%d samples at lag %d)", ErrTooShort, max(n, 0), lag)
 	}
-	r, g := ref[:n], got[lag:lag+n]
+	r, g := ref[:n], realign(ref[:n], got, lag, rate)
 	lm, err := LogMel(r, g, rate)
 	if err != nil {
 		return Scores{Lag: lag}, err
 	}
 	return Scores{Envelope: Envelope(r, g, rate), LogMel: lm, Lag: lag}, nil
+}
+
+// realign returns len(ref) samples of got, each second of them taken at
+// the lag within ±20 ms of lag that best lines it up with ref.
+func realign(ref, got []float32, lag int, rate audio.SampleRate) []float32 {
+	seg, slack := int(rate), rate.Samples(20*time.Millisecond)
+	out := make([]float32, len(ref))
+	for at := 0; at < len(ref); at += seg {
+		end := min(at+seg, len(ref))
+		lo := max(lag+at-slack, 0)
+		hi := min(lag+at+slack+(end-at), len(got))
+		best := lag
+		if hi-lo >= end-at {
+			best = lo + Align(ref[at:end], got[lo:hi], rate, min(2*slack, hi-lo-(end-at))) - at
+		}
+		copy(out[at:end], got[min(best+at, len(got)):min(best+end, len(got))])
+	}
+	return out
+}
+
+// alignWaveform returns the lag in lo..hi at which got best matches ref
+// by cross-correlation.
+func alignWaveform(ref, got []float32, lo, hi int) int {
+	lag, bestX := lo, math.Inf(-1)
+	for l := lo; l <= hi; l++ {
+		n := min(len(ref), len(got)-l)
+		if n <= 0 {
+			break
+		}
+		var x float64
+		for i := 0; i < n; i++ {
+			x += float64(ref[i]) * float64(got[i+l])
+		}
+		if x > bestX {
+			lag, bestX = l, x
+		}
+	}
+	return lag
 }
 
 // Align returns the delay of got behind ref, 0..maxLag samples, that best
@@ -71,21 +113,7 @@ func Align(ref, got []float32, rate audio.SampleRate, maxLag int) int {
 		}
 	}
 	coarse := best * hop
-	lag, bestX := coarse, math.Inf(-1)
-	for l := max(0, coarse-hop); l <= min(maxLag, coarse+hop); l++ {
-		n := min(len(ref), len(got)-l)
-		if n <= 0 {
-			break
-		}
-		var x float64
-		for i := 0; i < n; i++ {
-			x += float64(ref[i]) * float64(got[i+l])
-		}
-		if x > bestX {
-			lag, bestX = l, x
-		}
-	}
-	return lag
+	return alignWaveform(ref, got, max(0, coarse-hop), min(maxLag, coarse+hop))
 }
 
 // Envelope returns the Pearson correlation of the RMS envelopes of ref and

@@ -93,3 +93,27 @@ func TestScore(t *testing.T) {
 		t.Errorf("Score of 1000 samples: %v, want ErrTooShort", err)
 	}
 }
+
+// TestScoreSlip: a receiver that slipped 5 ms half-way (a frame the
+// sender skipped) still scores as the audio it is, while the same slip
+// without per-second alignment would cost the second half.
+func TestScoreSlip(t *testing.T) {
+	ref := speech(t)
+	half := len(ref) / 2
+	got := make([]float32, 0, len(ref)+240+480)
+	got = append(got, make([]float32, 480)...)
+	got = append(got, ref[:half]...)
+	got = append(got, make([]float32, 240)...) // 5 ms of nothing
+	got = append(got, ref[half:]...)
+	s, err := Score(ref, got, audio.Rate48k, 4800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("5 ms slip: %+v", s)
+	if s.Envelope < 0.99 || s.LogMel < 0.97 {
+		t.Errorf("a 5 ms slip scores %+v", s)
+	}
+	if lm, _ := LogMel(ref, got[480:480+len(ref)], audio.Rate48k); lm > s.LogMel-0.01 {
+		t.Errorf("without realignment log-mel %.3f, with %.3f: the slip costs nothing either way", lm, s.LogMel)
+	}
+}

@@ -163,6 +163,8 @@ type Supervisor struct {
 	last     StateChange
 	adaptErr string // last encoder error logged; Run's goroutine only
 	reports  uint64 // receiver reports of the current session already applied; Run's goroutine only
+	lastSent uint64 // PacketsSent at the last applied report; Run's goroutine only
+	lastNACK uint64 // NACKs at the last applied report; Run's goroutine only
 	adaptPct atomic.Int64
 	changes  atomic.Uint64
 	denied   bool   // publishing denied in the current session; Run's goroutine only
@@ -417,7 +419,8 @@ func (s *Supervisor) serve(ctx context.Context, sess Session) error {
 	events := sess.Events()
 	var adaptC <-chan time.Time
 	if s.policy != nil {
-		s.reports = 0
+		s.reports, s.lastSent, s.lastNACK = 0, 0, 0
+		s.policy.NewSession()
 		s.adapt(sess)
 		adaptC = s.clock.After(s.cfg.Adapt.Interval)
 	}
@@ -488,19 +491,31 @@ func reasonOr(r, def string) string {
 // session, and between reports, there is nothing new to say: the encoder
 // keeps its settings (a session's zero FractionLost before any report is
 // not a report of no loss). A change is logged: at most once an Interval.
+//
+// The loss is the larger of the report's and the share of the packets
+// sent since the last report that the room NACKed: a LiveKit server
+// counts a packet the device sent again on its NACK as received
+// (rtpstats_receiver: packetsLost--), so its receiver reports show the
+// loss left after retransmission, while a listener, who has concealed the
+// packet long before the copy arrives, hears the loss the NACKs show.
 func (s *Supervisor) adapt(sess Session) {
 	st := sess.Stats()
 	if st.ReceiverReports == s.reports {
 		return
 	}
 	s.reports = st.ReceiverReports
+	rep := Report{FractionLost: st.FractionLost, RTT: st.RTT}
+	if sent := st.PacketsSent - s.lastSent; sent > 0 && st.NACKs >= s.lastNACK {
+		rep.FractionLost = max(rep.FractionLost, min(float64(st.NACKs-s.lastNACK)/float64(sent), 1))
+	}
+	s.lastSent, s.lastNACK = st.PacketsSent, st.NACKs
 	if s.cfg.Adapt.MaxBitrate == 0 {
 		if c, ok := s.cfg.Encoder.(ConfiguredEncoder); ok {
 			bps, _ := c.Configured()
 			s.policy.SetMaxBitrate(bps)
 		}
 	}
-	pct, bps, changed := s.policy.Update(st.FractionLost)
+	pct, bps, changed := s.policy.Update(rep)
 	if !changed {
 		return
 	}
@@ -519,7 +534,7 @@ func (s *Supervisor) adapt(sess Session) {
 	s.adaptPct.Store(int64(pct))
 	s.changes.Add(1)
 	a := s.adaptStats()
-	s.log.Info("rate adapted", "fraction_lost", st.FractionLost, "packet_loss_pct", pct,
+	s.log.Info("rate adapted", "fraction_lost", st.FractionLost, "loss", rep.FractionLost, "rtt", st.RTT, "packet_loss_pct", pct,
 		"bitrate_limit", bps, "target_bitrate", a.TargetBitrate, "fec", a.FEC)
 }
 

@@ -426,6 +426,34 @@ func TestSupervisorAdaptsEncoder(t *testing.T) {
 	}
 }
 
+// TestSupervisorAdaptsToNACKs: a LiveKit server counts retransmitted
+// packets as received, so its reports can say 0% while a tenth of the
+// packets needed a NACK; the encoder is set for the loss the NACKs show.
+func TestSupervisorAdaptsToNACKs(t *testing.T) {
+	r := &roomtest.Room{}
+	s1 := roomtest.NewSession()
+	r.Add(roomtest.Step{Session: s1})
+	enc := &recEncoder{calls: make(chan [2]int, 10), configured: 32000, fec: true}
+	h := start(t, r, func(c *room.SupervisorConfig) {
+		c.Encoder = enc
+		c.Adapt = room.AdaptConfig{Interval: 2 * time.Second}
+	})
+	h.waitState(room.StateConnected)
+	pkt := make([]byte, 80)
+	for range 100 {
+		if err := h.sup.WriteOpus(pkt, 20*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s1.AddNACKs(12)
+	s1.SetFractionLost(0)
+	h.clock.block(t, 1)
+	h.clock.Advance(2 * time.Second)
+	if got := enc.next(t); got[0] != 12 {
+		t.Errorf("12 of 100 packets NACKed, reports at 0%%: expected loss %d%%, want 12%%", got[0])
+	}
+}
+
 // recEncoder records what the supervisor applies and answers like
 // opus.Encoder: the target is the configured bitrate capped by the limit,
 // FEC on while enabled and loss is expected.

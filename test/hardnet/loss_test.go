@@ -16,6 +16,10 @@ import (
 	"github.com/onair-gateway/onair/net/room"
 )
 
+// whipBackend: the device publishes over WHIP (livekit-server's WHIP
+// endpoint), which honours room.ice_servers and ice_transport_policy.
+const whipBackend = true
+
 // condition is one network the device meets on its way to the room.
 type condition struct {
 	name   string
@@ -54,7 +58,7 @@ func speechThroughRelay(t *testing.T, srv *livekittest.Server, f relay.Faults, f
 	name := fmt.Sprintf("speech-%d-%d", seed, time.Now().UnixNano())
 	ls := startListener(t, srv, name)
 	var allocs uint64
-	d := startDevice(t, srv, name, deviceConfig{Frame: 20 * time.Millisecond, FEC: fec, Signal: sim.SignalWAV,
+	d := startDevice(t, srv, name, deviceConfig{Frame: 20 * time.Millisecond, FEC: fec, Signal: sim.SignalWAV, WHIP: whipBackend,
 		Room: throughRelay(rl),
 		OnUp: func() {
 			allocs = rl.Stats().Allocations
@@ -63,7 +67,7 @@ func speechThroughRelay(t *testing.T, srv *livekittest.Server, f relay.Faults, f
 	if allocs == 0 {
 		t.Fatal("the device joined without an allocation on the relay: room.ice_servers and ice_transport_policy relay not honoured")
 	}
-	const run = 10 * time.Second
+	const run = 20 * time.Second
 	time.Sleep(run)
 	before := rl.Stats().ToPeer
 	st := d.sup.Stats()
@@ -71,9 +75,9 @@ func speechThroughRelay(t *testing.T, srv *livekittest.Server, f relay.Faults, f
 	p, _ := ls.participant("device")
 	got := ls.heard(t)
 	ref := d.tap.samples()
-	// Score 7 s from 2 s in: past the join, the first receiver reports
+	// Score 16 s from 2 s in: past the join, the first receiver reports
 	// and the encoder's first adaptation.
-	from, n := 2*48000, 7*48000
+	from, n := 2*48000, 16*48000
 	if len(ref) < from+n {
 		t.Fatalf("device encoded only %d samples", len(ref))
 	}
@@ -81,6 +85,16 @@ func speechThroughRelay(t *testing.T, srv *livekittest.Server, f relay.Faults, f
 	s, err := quality.Score(ref, got, audio.Rate48k, max(len(got)-len(ref), 0))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if os.Getenv("ONAIR_HARDNET_DEBUG") != "" { // per-second scores, local lag, counters
+		var per []string
+		for k := 0; k+48000 <= len(ref) && s.Lag+k+48000 <= len(got); k += 48000 {
+			lm, _ := quality.LogMel(ref[k:k+48000], got[s.Lag+k:s.Lag+k+48000], audio.Rate48k)
+			lo := max(s.Lag+k-4800, 0)
+			local := quality.Align(ref[k:k+48000], got[lo:min(lo+48000+9600, len(got))], audio.Rate48k, 9600) + lo - s.Lag - k
+			per = append(per, fmt.Sprintf("%.3f/%.3f(%+d)", quality.Envelope(ref[k:k+48000], got[s.Lag+k:s.Lag+k+48000], audio.Rate48k), lm, local))
+		}
+		t.Logf("fec %v per second: %v; pipeline %+v; mix %+v", fec, per, d.pipe.Stats(), ls.tl.Stats())
 	}
 	return speechRun{
 		scores:   s,

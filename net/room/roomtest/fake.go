@@ -170,6 +170,7 @@ type Session struct {
 	skipped atomic.Int64 // nanoseconds
 	lost    atomic.Uint64
 	reports atomic.Uint64
+	nacks   atomic.Uint64
 }
 
 // NewSession returns a live Session whose Events channel holds up to 16
@@ -218,6 +219,7 @@ func (s *Session) Stats() room.Stats {
 		BytesSent:       s.bytes.Load(),
 		FractionLost:    float64(s.lost.Load()) / 1e6,
 		ReceiverReports: s.reports.Load(),
+		NACKs:           s.nacks.Load(),
 	}
 }
 
@@ -261,6 +263,9 @@ func (s *Session) SetFractionLost(f float64) {
 	s.lost.Store(uint64(f * 1e6))
 	s.reports.Add(1)
 }
+
+// AddNACKs counts n more packets the room asked to have sent again.
+func (s *Session) AddNACKs(n uint64) { s.nacks.Add(n) }
 
 // Packets returns how many packets WriteOpus sent.
 func (s *Session) Packets() uint64 { return s.packets.Load() }
