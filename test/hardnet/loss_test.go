@@ -180,14 +180,38 @@ func measureTable(t *testing.T, srv *livekittest.Server) {
 			on.scores.Envelope, off.scores.Envelope, on.scores.LogMel, off.scores.LogMel)
 	}
 	for _, frame := range []time.Duration{20 * time.Millisecond, 10 * time.Millisecond} {
+		med, n := mouthToEar(t, srv, frame, deviceConfig{}, 8*time.Second)
+		fmt.Fprintf(&b, "\nMouth-to-ear on loopback (LiveKit, no relay), %v frames: %.1f ms median over %d marks.\n", frame, med, n)
+	}
+	for _, frame := range []time.Duration{20 * time.Millisecond, 10 * time.Millisecond} {
 		rl, err := relay.Start(relay.Config{Seed: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
-		med, n := mouthToEar(t, srv, frame, deviceConfig{Room: throughRelay(rl),
+		med, n := mouthToEar(t, srv, frame, deviceConfig{Room: throughRelay(rl), WHIP: whipBackend,
 			OnUp: func() { _ = rl.SetFaults(relay.Faults{Jitter: 40 * time.Millisecond}) }}, 8*time.Second)
 		_ = rl.Close()
 		fmt.Fprintf(&b, "\nMouth-to-ear through the relay with 40 ms of jitter (uniform 0..40 ms per packet), %v frames: %.1f ms median over %d marks.\n", frame, med, n)
 	}
 	fmt.Println(b.String())
+}
+
+// TestBitrateFollowsBandwidth: the device's uplink is capped below what
+// 32 kbit/s Opus takes on the wire (about 41 kbit/s of SRTP at 50 packets
+// a second); the queue in front of the cap fills, the RTT rises and
+// packets overflow, and the encoder's bitrate comes down until the stream
+// fits, staying within its bounds. The listener still scores the speech.
+func TestBitrateFollowsBandwidth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time")
+	}
+	srv := livekittest.Start(t)
+	run := speechThroughRelay(t, srv, relay.Faults{RateBps: 30000, QueueLimit: 200 * time.Millisecond}, true, 5)
+	t.Logf("capped at 30 kbit/s: %+v", run)
+	if run.adapt.TargetBitrate >= 26000 || run.adapt.TargetBitrate < 12000 {
+		t.Errorf("target bitrate %d under a 30 kbit/s cap, want 12000..26000 (the stream fits below about 22 kbit/s of Opus)", run.adapt.TargetBitrate)
+	}
+	if run.scores.Envelope < 0.8 {
+		t.Errorf("listener's envelope correlation %.3f under the cap", run.scores.Envelope)
+	}
 }
