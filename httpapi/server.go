@@ -88,6 +88,7 @@ func Handler(src Source, log *slog.Logger, extra ...prometheus.Collector) http.H
 	reg.MustRegister(
 		newCollector(src),
 		newAdaptCollector(src),
+		newNetCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -48,10 +48,22 @@
 // receiver reports about the device's stream (RFC 3550 §6.4.2; RTT from
 // LSR and DLSR), read by the SDK's RTCP reader of the track's sender. They
 // stay zero until the first report (LiveKit sends one about every second).
+// Path is the publisher's selected ICE pair (the subscriber's when
+// listen-only; net/room/icepath); NACKs counts packets the server asked
+// for again.
+//
+// Hard networks: ice_transport_policy relay is passed to the SDK for both
+// peer connections. The SDK takes ICE servers only from the server's join
+// and reconnect responses, so a session with ice_servers signals through a
+// proxy on 127.0.0.1 (one per session, closed with it) that forwards the
+// signal WebSocket and appends the configured servers to those responses;
+// other HTTP requests pass through unchanged, and a refused join keeps its
+// HTTP status.
 //
 // Goroutines: the SDK's and pion's, including an RTCP reader on every
 // sender and receiver (interceptors only run while someone reads RTCP), plus
-// one monitor per session (permission polling, resume deadline). Close
+// one monitor per session (permission polling, resume deadline), and with
+// ice_servers the signal proxy's server and two pumps per WebSocket. Close
 // leaves the room and waits for the monitor and, up to 3 s, for the SDK to
 // close its PeerConnections.
 //

@@ -169,13 +169,24 @@ func (r *Room) Join(ctx context.Context) (room.Session, error) {
 	s := newSession(r)
 	lk := lksdk.NewRoom(s.callbacks())
 	s.lk = lk
-	err = lk.JoinWithContextAndToken(ctx, r.cfg.URL, tok,
+	signalURL := r.cfg.URL
+	if len(r.cfg.ICEServers) > 0 {
+		if s.proxy, err = startSignalProxy(r.cfg.URL, r.cfg.ICEServers, r.log); err != nil {
+			return nil, &room.JoinError{Op: "signal", Err: err}
+		}
+		signalURL = s.proxy.URL()
+	}
+	opts := []lksdk.ConnectOption{
 		lksdk.WithAutoSubscribe(r.opts.Subscribe),
 		lksdk.WithConnectTimeout(r.opts.ConnectTimeout),
 		lksdk.WithLogger(sdkLogger(r.sdkLog)),
-	)
+	}
+	if r.cfg.ICETransportPolicy == room.ICERelay {
+		opts = append(opts, lksdk.WithICETransportPolicy(webrtc.ICETransportPolicyRelay))
+	}
+	err = lk.JoinWithContextAndToken(ctx, signalURL, tok, opts...)
 	if err != nil {
-		lk.Disconnect()
+		s.disconnect()
 		return nil, r.classify(ctx, tok, err)
 	}
 	// Server-injected frames (silence the SFU inserts) end with a trailer
@@ -186,7 +197,7 @@ func (r *Room) Join(ctx context.Context) (room.Session, error) {
 	}
 	if !r.opts.ListenOnly {
 		if err := s.publish(ctx); err != nil {
-			lk.Disconnect()
+			s.disconnect()
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/room/icepath"
 )
 
 // resumeProbe is how often a resuming session probes its server.
@@ -50,9 +51,13 @@ const permissionPoll = 200 * time.Millisecond
 // callbacks; the session adds one monitor goroutine that watches the publish
 // permission and the resume deadline. Close stops both.
 type session struct {
-	r   *Room
-	lk  *lksdk.Room
-	log *slog.Logger
+	r  *Room
+	lk *lksdk.Room
+	// proxy adds room.ice_servers to the server's; nil without them.
+	proxy *signalProxy
+	path  icepath.Tracker
+	nacks atomic.Uint64 // packets NACKed by the room
+	log   *slog.Logger
 
 	track  *lksdk.LocalTrack // nil when listen-only
 	boundC chan struct{}     // signalled on every bind of track
@@ -240,7 +245,23 @@ func (s *session) Stats() room.Stats {
 		Jitter:          time.Duration(s.jitter.Load()),
 		Encrypted:       s.r.opts.Encryptor != nil,
 		EventsDropped:   s.eventsDropped.Load(),
+		Path:            s.path.Path(s.mediaPC(), s.r.opts.Clock.Now()),
+		// The SDK answers NACKs from its retransmission buffer; it does
+		// not count what it resends.
+		NACKs: s.nacks.Load(),
 	}
+}
+
+// mediaPC is the peer connection the device's audio goes out on (the
+// publisher), or the one it listens on when listen-only.
+func (s *session) mediaPC() *webrtc.PeerConnection {
+	if s.lk == nil {
+		return nil
+	}
+	if s.r.opts.ListenOnly {
+		return s.lk.LocalParticipant.GetSubscriberPeerConnection()
+	}
+	return s.lk.LocalParticipant.GetPublisherPeerConnection()
 }
 
 // Close implements room.Session: it leaves the room, stops the monitor and
@@ -262,6 +283,9 @@ func (s *session) disconnect() {
 	s.discOnce.Do(func() {
 		if s.lk != nil {
 			s.lk.Disconnect()
+		}
+		if s.proxy != nil {
+			s.proxy.Close()
 		}
 	})
 }
@@ -473,11 +497,15 @@ func (s *session) updateAllowed(reason string) {
 // onRTCP takes the RTCP packets the SDK reads from the track's sender and
 // keeps the server's latest receiver report about our stream.
 func (s *session) onRTCP(p rtcp.Packet) {
+	ssrc := uint32(s.track.SSRC())
+	if n, ok := p.(*rtcp.TransportLayerNack); ok {
+		s.nacks.Add(room.NACKedPackets(n, ssrc))
+		return
+	}
 	rr, ok := p.(*rtcp.ReceiverReport)
 	if !ok {
 		return
 	}
-	ssrc := uint32(s.track.SSRC())
 	for _, rep := range rr.Reports {
 		if rep.SSRC != ssrc {
 			continue

@@ -26,6 +26,12 @@
 // by the next ICE gathering: if the connection is not up within
 // Options.LinkRestartAfter, Join restarts ICE with them. The Room also
 // remembers them, so the next Join offers relay candidates from the start.
+// The room config's ice_servers come first, then Options.ICEServers, then
+// the endpoint's; ice_transport_policy relay offers relay candidates only
+// (and takes a relayed pair without pion's 2 s wait for a direct one).
+// Stats.Path says which pair the audio takes (net/room/icepath); NACKs
+// counts packets the endpoint asked for again, which the device does not
+// resend (Opus FEC covers loss).
 //
 // ICE restart (RFC 9725 §4.3.2, RFC 8840): Session.Restart, also run by
 // the session itself when the connection drops, makes an ICE-restart

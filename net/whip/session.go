@@ -322,7 +322,7 @@ func (s *Session) Stats() room.Stats {
 		// by the caller before WriteOpus, which the caller knows.
 		Encrypted:     false,
 		EventsDropped: s.eventsDropped.Load(),
-		Path:          s.path.Path(s.pc),
+		Path:          s.path.Path(s.pc, s.r.opts.Clock.Now()),
 		// The device does not retransmit audio (no NACK responder: Opus
 		// FEC covers loss), but the count shows loss on the uplink.
 		NACKs: s.nacks.Load(),

@@ -268,7 +268,7 @@ func New(cfg room.Config, opts Options, log *slog.Logger) (*Room, error) {
 	c := *base
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	r.client = &c
-	if r.api, err = newAPI(opts, r.log); err != nil {
+	if r.api, err = newAPI(opts, policy, r.log); err != nil {
 		return nil, fmt.Errorf("whip: %w", err)
 	}
 	return r, nil
@@ -318,7 +318,7 @@ func opusCodec(channels int) webrtc.RTPCodecCapability {
 	}
 }
 
-func newAPI(opts Options, log *slog.Logger) (*webrtc.API, error) {
+func newAPI(opts Options, policy webrtc.ICETransportPolicy, log *slog.Logger) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
 		RTPCodecCapability: opusCodec(opts.Channels),
@@ -343,6 +343,11 @@ func newAPI(opts Options, log *slog.Logger) (*webrtc.API, error) {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
+	if policy == webrtc.ICETransportPolicyRelay {
+		// ICE holds a relayed pair back 2 s in case a direct one comes
+		// (pion's default); with only relay candidates none will.
+		se.SetRelayAcceptanceMinWait(0)
 	}
 	if opts.ConfigureSettings != nil {
 		opts.ConfigureSettings(&se)

@@ -37,6 +37,13 @@
 // order their allocations are made (link n's random streams are seeded from
 // Seed and n), so a run with one client repeats exactly.
 //
+// # A firewall that drops UDP
+//
+// DropUDP wraps a pion transport.Net so that UDP sockets open but carry
+// nothing either way, as behind a firewall that drops UDP; with it in a
+// device's webrtc.SettingEngine, only a TCP path (TURN over TCP, ICE-TCP)
+// can connect.
+//
 // # Goroutines and buffers
 //
 // Each allocation owns three goroutines: one reads the relay socket, one

@@ -5,79 +5,79 @@ package icepath
 
 import (
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/onair-gateway/onair/net/room"
 )
 
-// Tracker reads a PeerConnection's selected pair, and looks up the relay
-// protocol (which the pair itself does not carry) in the connection's
-// stats only when the pair changes. It is safe for concurrent use.
+// Refresh is how often a Tracker reads the connection's stats again: the
+// path changes only on an ICE restart or renomination, and status is read
+// about once a second.
+const Refresh = time.Second
+
+// Tracker caches a PeerConnection's path. It reads it from GetStats, which
+// locks what it reads, rather than from ICETransport's selected pair, which
+// races with an ICE restart (pion v4.2: ICETransport.Start writes the
+// gatherer that GetSelectedCandidatePair reads unlocked). It is safe for
+// concurrent use.
 type Tracker struct {
 	mu   sync.Mutex
-	key  webrtc.ICECandidatePair
+	pc   *webrtc.PeerConnection
+	at   time.Time
 	path room.Path
 }
 
-// Path returns the path of pc's media: that of the first sender's
-// transport, else of the data channel transport. It is zero when pc is nil
-// or ICE has selected no pair yet.
-func (t *Tracker) Path(pc *webrtc.PeerConnection) room.Path {
-	it := iceTransport(pc)
-	if it == nil {
-		return room.Path{}
-	}
-	pair, err := it.GetSelectedCandidatePair()
-	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+// Path returns the path of pc's media as of now, read again when pc
+// changed, Refresh has passed since the last read, or no pair was selected
+// then. It is zero when pc is nil or ICE has not selected a pair.
+func (t *Tracker) Path(pc *webrtc.PeerConnection, now time.Time) room.Path {
+	if pc == nil {
 		return room.Path{}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	key := webrtc.ICECandidatePair{Local: pair.Local, Remote: pair.Remote}
-	if t.key.Local != nil && *t.key.Local == *key.Local && *t.key.Remote == *key.Remote {
+	fresh := now.Sub(t.at) < Refresh && now.Sub(t.at) >= 0
+	if pc == t.pc && fresh && t.path != (room.Path{}) {
 		return t.path
 	}
-	t.key, t.path = key, Of(pc, pair)
+	t.pc, t.at, t.path = pc, now, Of(pc.GetStats())
 	return t.path
 }
 
-// Of describes pair, the selected pair of pc; for a relay candidate it
-// finds in pc's stats how the device reaches the TURN server.
-func Of(pc *webrtc.PeerConnection, pair *webrtc.ICECandidatePair) room.Path {
-	p := room.Path{LocalCandidate: pair.Local.Typ.String(), RemoteCandidate: pair.Remote.Typ.String()}
+// Of finds the selected (nominated) candidate pair in a stats report and
+// describes it; with several nominated pairs, the one that sent last.
+func Of(report webrtc.StatsReport) room.Path {
+	var pair *webrtc.ICECandidatePairStats
+	for _, s := range report {
+		p, ok := s.(webrtc.ICECandidatePairStats)
+		if !ok || !p.Nominated || p.State != webrtc.StatsICECandidatePairStateSucceeded {
+			continue
+		}
+		if pair == nil || p.LastPacketSentTimestamp > pair.LastPacketSentTimestamp {
+			pair = &p
+		}
+	}
+	if pair == nil {
+		return room.Path{}
+	}
+	local, lok := report[pair.LocalCandidateID].(webrtc.ICECandidateStats)
+	remote, rok := report[pair.RemoteCandidateID].(webrtc.ICECandidateStats)
+	if !lok || !rok {
+		return room.Path{}
+	}
+	p := room.Path{LocalCandidate: local.CandidateType.String(), RemoteCandidate: remote.CandidateType.String()}
 	switch {
-	case pair.Local.Typ == webrtc.ICECandidateTypeRelay || pair.Remote.Typ == webrtc.ICECandidateTypeRelay:
+	case local.CandidateType == webrtc.ICECandidateTypeRelay || remote.CandidateType == webrtc.ICECandidateTypeRelay:
 		p.Transport = room.TransportRelay
-	case pair.Local.Protocol == webrtc.ICEProtocolTCP:
+		if local.CandidateType == webrtc.ICECandidateTypeRelay {
+			p.RelayProtocol = local.RelayProtocol
+		}
+	case local.Protocol == "tcp":
 		p.Transport = room.TransportTCP
 	default:
 		p.Transport = room.TransportUDP
 	}
-	if pair.Local.Typ == webrtc.ICECandidateTypeRelay {
-		for _, s := range pc.GetStats() {
-			c, ok := s.(webrtc.ICECandidateStats)
-			if ok && c.Type == webrtc.StatsTypeLocalCandidate && c.CandidateType == webrtc.ICECandidateTypeRelay &&
-				c.IP == pair.Local.Address && c.Port == int32(pair.Local.Port) {
-				p.RelayProtocol = c.RelayProtocol
-				break
-			}
-		}
-	}
 	return p
-}
-
-func iceTransport(pc *webrtc.PeerConnection) *webrtc.ICETransport {
-	if pc == nil {
-		return nil
-	}
-	for _, s := range pc.GetSenders() {
-		if dt := s.Transport(); dt != nil {
-			return dt.ICETransport()
-		}
-	}
-	if sctp := pc.SCTP(); sctp != nil && sctp.Transport() != nil {
-		return sctp.Transport().ICETransport()
-	}
-	return nil
 }
