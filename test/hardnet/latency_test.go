@@ -29,7 +29,8 @@ func mouthToEar(t *testing.T, srv *livekittest.Server, frame time.Duration, dc d
 }
 
 // TestMouthToEarFrames measures mouth-to-ear latency on loopback with
-// 10 ms and 20 ms Opus frames, as `onairctl listen` measures it. It
+// 10 ms and 20 ms Opus frames over LiveKit, and 10 ms over WHIP, as
+// `onairctl listen` measures it. It
 // asserts only what is not a timing claim: both are heard, and neither is
 // faster than the codec allows (the frame plus Opus's 6.5 ms look-ahead);
 // the medians are logged and go to README from ONAIR_MEASURE_NET=1.
@@ -38,9 +39,18 @@ func TestMouthToEarFrames(t *testing.T) {
 		t.Skip("real time")
 	}
 	srv := livekittest.Start(t)
-	for _, frame := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond} {
-		med, n := mouthToEar(t, srv, frame, deviceConfig{}, 6*time.Second)
-		t.Logf("%v frames: mouth-to-ear median %.1f ms over %d marks", frame, med, n)
+	runs := []struct {
+		frame time.Duration
+		be    backend
+	}{
+		{10 * time.Millisecond, viaLiveKit},
+		{20 * time.Millisecond, viaLiveKit},
+		{10 * time.Millisecond, viaWHIP},
+	}
+	for _, r := range runs {
+		frame := r.frame
+		med, n := mouthToEar(t, srv, frame, deviceConfig{WHIP: r.be.whip}, 6*time.Second)
+		t.Logf("%s, %v frames: mouth-to-ear median %.1f ms over %d marks", r.be.name, frame, med, n)
 		if floor := float64(frame/time.Millisecond) + 6.5; med < floor {
 			t.Errorf("%v frames: median %.1f ms is below the codec's floor of %.1f ms", frame, med, floor)
 		}
