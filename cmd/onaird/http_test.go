@@ -110,9 +110,6 @@ http: {listen: %q}
 			procFams++
 		}
 	}
-	if onair != 15 || goFams == 0 || procFams == 0 {
-		t.Errorf("%d onair_ families (want the 15 the test knows), %d go_, %d process_", onair, goFams, procFams)
-	}
 	want := map[string]dto.MetricType{
 		"onair_on_air": dto.MetricType_GAUGE, "onair_encrypted": dto.MetricType_GAUGE, "onair_state": dto.MetricType_GAUGE,
 		"onair_capture_frames_total": dto.MetricType_COUNTER, "onair_packets_total": dto.MetricType_COUNTER,
@@ -121,6 +118,19 @@ http: {listen: %q}
 		"onair_room_fraction_lost": dto.MetricType_GAUGE, "onair_output_rms_dbfs": dto.MetricType_GAUGE,
 		"onair_room_rtt_seconds": dto.MetricType_GAUGE, "onair_capture_xruns_total": dto.MetricType_COUNTER,
 		"onair_late_frames_total": dto.MetricType_COUNTER, "onair_packets_not_sent_total": dto.MetricType_COUNTER,
+		// Session network stats (httpapi/metrics_net.go).
+		"onair_room_transport": dto.MetricType_GAUGE, "onair_room_relay_protocol": dto.MetricType_GAUGE,
+		"onair_room_ice_candidate": dto.MetricType_GAUGE, "onair_room_packets_sent_total": dto.MetricType_COUNTER,
+		"onair_room_nacks_total": dto.MetricType_COUNTER,
+	}
+	if onair != len(want) || goFams == 0 || procFams == 0 {
+		t.Errorf("%d onair_ families (want the %d the test knows), %d go_, %d process_", onair, len(want), goFams, procFams)
+	}
+	// On loopback the audio goes straight over UDP.
+	for _, m := range fams["onair_room_transport"].GetMetric() {
+		if want := m.Label[0].GetValue() == "udp"; (m.Gauge.GetValue() == 1) != want {
+			t.Errorf("onair_room_transport{transport=%q} = %v", m.Label[0].GetValue(), m.Gauge.GetValue())
+		}
 	}
 	for name, typ := range want {
 		f := fams[name]

@@ -1,8 +1,11 @@
 package room
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func validConfig() Config {
@@ -64,5 +67,25 @@ func TestValidateICE(t *testing.T) {
 func TestSetDefaultsPolicy(t *testing.T) {
 	if c := validConfig(); c.ICETransportPolicy != ICEAll {
 		t.Errorf("default policy %q, want all", c.ICETransportPolicy)
+	}
+}
+
+// TestICECredentialRedacted: the TURN credential never leaves in JSON or
+// YAML (config show, MQTT state).
+func TestICECredentialRedacted(t *testing.T) {
+	c := validConfig()
+	c.ICEServers = []ICEServer{{URLs: []string{"turn:h:3478"}, Username: "u", Credential: "hunter2"}}
+	j, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{string(j), string(y)} {
+		if strings.Contains(out, "hunter2") || !strings.Contains(out, "ice_servers") {
+			t.Errorf("credential shown or servers missing:\n%s", out)
+		}
 	}
 }

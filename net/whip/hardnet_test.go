@@ -89,3 +89,28 @@ func TestLiveKitWHIPNoUDP(t *testing.T) {
 		t.Errorf("path %+v, want relay over tcp", p)
 	}
 }
+
+// TestLiveKitWHIPNoUDPICETCP: behind the same UDP-dropping firewall and
+// with no TURN server at all, the device reaches a server that offers
+// ICE-TCP (livekit-server's rtc.tcp_port) directly over TCP (an active
+// ICE-TCP candidate, RFC 6544).
+func TestLiveKitWHIPNoUDPICETCP(t *testing.T) {
+	lk := livekittest.StartWith(t, livekittest.Options{ICETCP: true})
+	std, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blockUDP := func(se *webrtc.SettingEngine) {
+		se.SetNet(relay.DropUDP(std))
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
+	}
+	s, took := hardJoin(t, lk, "whip-icetcp", nil, room.ICEAll, Options{ConfigureSettings: blockUDP})
+	p := s.Stats().Path
+	t.Logf("joined over ICE-TCP with UDP blocked in %v; path %+v", took.Round(time.Millisecond), p)
+	if took > 5*time.Second {
+		t.Errorf("join with UDP blocked took %v, want within 5 s", took)
+	}
+	if p.Transport != room.TransportTCP || p.LocalCandidate != "host" {
+		t.Errorf("path %+v, want tcp between host candidates", p)
+	}
+}

@@ -48,8 +48,8 @@ type Server struct {
 	// APIKey and APISecret are the server's only key pair.
 	APIKey, APISecret string
 	// Port is the HTTP/WebSocket port, RTCPort the single UDP port for
-	// all media.
-	Port, RTCPort int
+	// all media, TCPPort the ICE-TCP port (0: ICE-TCP off).
+	Port, RTCPort, TCPPort int
 
 	t       testing.TB
 	bin     string
@@ -76,9 +76,23 @@ func Binary() (string, error) {
 	return p, nil
 }
 
+// Options are choices of a test server beyond the defaults.
+type Options struct {
+	// ICETCP makes the server offer ICE-TCP candidates (RFC 6544, passive)
+	// on a free loopback port, TCPPort, besides UDP: the path a client
+	// whose UDP is blocked takes when the server offers it. Default: off.
+	ICETCP bool
+}
+
 // Start starts a server on free loopback ports and waits until it answers.
 // The test's cleanup kills it.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, o Options) *Server {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
@@ -97,6 +111,9 @@ func Start(t testing.TB) *Server {
 	s.logPath = filepath.Join(s.dir, "server.log")
 	for try := 0; ; try++ {
 		s.Port, s.RTCPort = freeTCPPort(t), freeUDPPort(t)
+		if o.ICETCP {
+			s.TCPPort = freeTCPPort(t)
+		}
 		s.URL = fmt.Sprintf("ws://127.0.0.1:%d", s.Port)
 		s.HTTPURL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
 		if err := s.writeConfig(); err != nil {
@@ -126,7 +143,7 @@ keys:
   %s: %s
 rtc:
   udp_port: %d
-  tcp_port: 0
+  tcp_port: %d
   node_ip: 127.0.0.1
   use_external_ip: false
   enable_loopback_candidate: true
@@ -140,7 +157,7 @@ room:
   departure_timeout: 1
 logging:
   level: info
-`, s.Port, s.APIKey, s.APISecret, s.RTCPort)
+`, s.Port, s.APIKey, s.APISecret, s.RTCPort, s.TCPPort)
 	return os.WriteFile(filepath.Join(s.dir, "livekit.yaml"), []byte(cfg), 0o600)
 }
 

@@ -172,8 +172,8 @@ type faultConn struct {
 // loopback, where it reads as fast as packets come.
 const inboxDepth = 1024
 
-func newFaultConn(pc net.PacketConn, r *Relay, n uint64) *faultConn {
-	c := &faultConn{PacketConn: pc, inbox: make(chan *packet, inboxDepth), done: make(chan struct{})}
+func newFaultConn(pc net.PacketConn, r *Relay, n uint64, onClose func()) *faultConn {
+	c := &faultConn{PacketConn: pc, inbox: make(chan *packet, inboxDepth), done: make(chan struct{}), onClose: onClose}
 	c.out = newLink(newShaper(r.seed, 2*n), r.currentFaults, &r.toPeer, func(b []byte, a net.Addr) {
 		_, _ = pc.WriteTo(b, a) // a UDP send that fails is lost, as on a real path
 	})

@@ -72,6 +72,9 @@ func (c Config) Validate() error {
 			errs = append(errs, conf.Errorf(f.path, "%q is not an IPv4 address", f.v))
 		}
 	}
+	if ip := net.ParseIP(c.RelayIP); ip != nil && ip.IsUnspecified() {
+		errs = append(errs, conf.Errorf("relay_ip", "%s cannot be given to peers as an address; set relay_ip to the address they reach", c.RelayIP))
+	}
 	if c.Port < 0 || c.Port > 65535 {
 		errs = append(errs, conf.Errorf("port", "%d is out of range 0..65535", c.Port))
 	}
@@ -257,15 +260,15 @@ func (g *generator) AllocatePacketConn(c turn.AllocateListenerConfig) (net.Packe
 	}
 	r := g.r
 	n := r.allocs.Add(1) - 1
-	fc := newFaultConn(pc, r, n)
-	r.mu.Lock()
-	r.conns[fc] = struct{}{}
-	r.mu.Unlock()
-	fc.onClose = func() {
+	var fc *faultConn
+	fc = newFaultConn(pc, r, n, func() {
 		r.mu.Lock()
 		delete(r.conns, fc)
 		r.mu.Unlock()
-	}
+	})
+	r.mu.Lock()
+	r.conns[fc] = struct{}{}
+	r.mu.Unlock()
 	return fc, addr, nil
 }
 

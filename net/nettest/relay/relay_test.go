@@ -349,6 +349,12 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("Start: %v, want an error naming %s", err, w)
 		}
 	}
+	_, err = Start(Config{IP: "0.0.0.0"})
+	for _, w := range []string{"relay_ip:"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Start: %v, want an error naming %s", err, w)
+		}
+	}
 }
 
 // TestICEServer: the entry for room.ice_servers names both transports and
