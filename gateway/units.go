@@ -454,11 +454,25 @@ func (e *encoderRef) SetPacketLoss(pct int) error {
 	return nil
 }
 
-func (e *encoderRef) SetBitrate(bps int) error {
+func (e *encoderRef) LimitBitrate(bps int) error {
 	if enc := e.p.Load(); enc != nil {
-		return enc.SetBitrate(bps)
+		return enc.LimitBitrate(bps)
 	}
 	return nil
+}
+
+func (e *encoderRef) Configured() (bitrate int, fec bool) {
+	if enc := e.p.Load(); enc != nil {
+		return enc.Configured()
+	}
+	return 0, false
+}
+
+func (e *encoderRef) Target() (bitrate int, fec bool) {
+	if enc := e.p.Load(); enc != nil {
+		return enc.Target()
+	}
+	return 0, false
 }
 
 // sinkTo adapts the room supervisor to the pipeline's Sink. It is called
@@ -519,3 +533,5 @@ var _ unit = (*speakUnit)(nil)
 var _ unit = (*roomUnit)(nil)
 var _ unit = (*controlsUnit)(nil)
 var _ room.Encoder = (*encoderRef)(nil)
+var _ room.ConfiguredEncoder = (*encoderRef)(nil)
+var _ room.TargetEncoder = (*encoderRef)(nil)

@@ -109,6 +109,7 @@ func handler(src Source, h *web, log *slog.Logger, extra ...prometheus.Collector
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		newCollector(src),
+		newAdaptCollector(src),
 		newNetCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

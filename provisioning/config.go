@@ -15,6 +15,7 @@ import (
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
 	"github.com/onair-gateway/onair/audio/opus"
+	"github.com/onair-gateway/onair/audio/pipeline"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/hw"
 	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
@@ -293,6 +294,11 @@ func (c *Config) validate() error {
 	add("audio.capture", c.Audio.Capture.Validate())
 	add("audio.processing", c.Audio.Processing.Validate(c.Board.Geometry.Mics))
 	add("opus", c.Opus.Validate())
+	if c.Opus.Frame > 0 && c.Audio.Capture.Period > 0 {
+		if err := pipeline.FrameFits(c.Opus.Frame.D(), c.Audio.Capture.Period.D()); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Audio.Processing.Beam != dsp.BeamStereo && c.Opus.Channels == 2 {
 		errs = append(errs, conf.Errorf("opus.channels", "2 (stereo) needs audio.processing.beam stereo, have %q", c.Audio.Processing.Beam))
 	}

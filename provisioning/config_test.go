@@ -44,6 +44,7 @@ room:
 	{"mapping where a scalar goes", "opus:\n  bitrate: {a: 1}\n" + minimal, []string{"opus.bitrate: expected a whole number"}},
 	{"bad duration", "opus:\n  frame: 20\n" + minimal, []string{"opus.frame:"}},
 	{"bad opus frame", "opus:\n  frame: 30ms\n" + minimal, []string{"opus.frame: 30ms is not 10ms, 20ms or 40ms"}},
+	{"opus frame shorter than the capture period", "opus:\n  frame: 10ms\naudio:\n  capture:\n    period: 20ms\n" + minimal, []string{"opus.frame: 10ms is not a whole number of capture periods (audio.capture.period 20ms)"}},
 	{"bitrate range", "opus:\n  bitrate: 1000\n" + minimal, []string{"opus.bitrate: 1000 bit/s is out of range"}},
 	{"unknown board", "board:\n  profile: toaster\n" + minimal, []string{`board.profile: unknown board profile "toaster"`}},
 	{"channels out of range", "audio:\n  capture:\n    channels: 12\n" + minimal, []string{"audio.capture.channels: 12 is out of range 1..8"}},

@@ -33,10 +33,14 @@ import (
 )
 
 // Encoder encodes fixed-size frames of interleaved float32 samples into Opus
-// packets. Encode belongs to one goroutine; SetBitrate, SetPacketLoss and
-// SetDTX may be called from any goroutine: a mutex, held only for the
-// duration of one libopus call, serialises them with Encode, so a change
-// applies from the next frame.
+// packets. Encode belongs to one goroutine; SetBitrate, LimitBitrate,
+// SetPacketLoss and SetDTX may be called from any goroutine: a mutex, held
+// only for the duration of one libopus call, serialises them with Encode,
+// so a change applies from the next frame.
+//
+// Two bitrates meet here: the configured one (SetBitrate, opus.bitrate) is
+// the ceiling, and the room's rate adaptation lowers it with LimitBitrate;
+// libopus runs at the lower of the two.
 type Encoder struct {
 	mu        sync.Mutex
 	enc       *hopus.Encoder // nil once closed
@@ -44,6 +48,12 @@ type Encoder struct {
 	rate      audio.SampleRate
 	frameLen  int // samples per channel in one frame
 	lookahead int // samples at 48 kHz
+
+	// guarded by mu
+	bitrate int  // configured (the ceiling)
+	limit   int  // rate adaptation's cap; 0: none
+	fec     bool // in-band FEC enabled
+	loss    int  // expected packet loss, percent
 }
 
 // NewEncoder returns an encoder for frames of cfg.Frame at rate (48000 or
@@ -94,6 +104,9 @@ func NewEncoder(cfg Config, rate audio.SampleRate) (*Encoder, error) {
 		rate:      rate,
 		frameLen:  rate.Samples(cfg.Frame.D()),
 		lookahead: int(la) * int(audio.Rate48k) / int(rate),
+		bitrate:   cfg.Bitrate,
+		fec:       *cfg.FEC,
+		loss:      *cfg.PacketLoss,
 	}, nil
 }
 
@@ -149,14 +162,63 @@ func (e *Encoder) Encode(pcm []float32, out []byte) (int, error) {
 	return n, nil
 }
 
-// SetBitrate changes the target bitrate, 6000..510000 bit/s, from the next
-// frame. Safe from any goroutine.
+// SetBitrate changes the configured bitrate, 6000..510000 bit/s, from the
+// next frame: the ceiling LimitBitrate works under. Safe from any goroutine.
 func (e *Encoder) SetBitrate(bps int) error {
 	const op = "set bitrate"
 	if bps < 6000 || bps > 510000 {
 		return newError(codeBadArg, op, fmt.Sprintf("%d bit/s is out of range 6000..510000", bps))
 	}
-	return e.ctl(op, func(enc *hopus.Encoder) error { return enc.SetBitrate(bps) })
+	return e.ctl(op, func(enc *hopus.Encoder) error {
+		if err := enc.SetBitrate(effective(bps, e.limit)); err != nil {
+			return err
+		}
+		e.bitrate = bps
+		return nil
+	})
+}
+
+// LimitBitrate caps the bitrate at bps, 6000..510000 bit/s, or removes the
+// cap when bps is 0: the encoder runs at the lower of the cap and the
+// configured bitrate, from the next frame. Rate adaptation calls it with
+// the room's estimate of the available bandwidth. Safe from any goroutine.
+func (e *Encoder) LimitBitrate(bps int) error {
+	const op = "limit bitrate"
+	if bps != 0 && (bps < 6000 || bps > 510000) {
+		return newError(codeBadArg, op, fmt.Sprintf("%d bit/s is not 0 (no limit) or in range 6000..510000", bps))
+	}
+	return e.ctl(op, func(enc *hopus.Encoder) error {
+		if err := enc.SetBitrate(effective(e.bitrate, bps)); err != nil {
+			return err
+		}
+		e.limit = bps
+		return nil
+	})
+}
+
+// effective is the bitrate libopus runs at: the configured one, capped.
+func effective(configured, limit int) int {
+	if limit > 0 {
+		return min(configured, limit)
+	}
+	return configured
+}
+
+// Configured returns the configured bitrate (the ceiling of LimitBitrate)
+// and whether in-band FEC is enabled. Safe from any goroutine.
+func (e *Encoder) Configured() (bitrate int, fec bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.bitrate, e.fec
+}
+
+// Target returns the bitrate the encoder runs at and whether it codes
+// in-band FEC: enabled, and an expected loss above 0% (libopus codes no
+// LBRR data at 0%, RFC 6716 §2.1.7). Safe from any goroutine.
+func (e *Encoder) Target() (bitrate int, fec bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return effective(e.bitrate, e.limit), e.fec && e.loss > 0
 }
 
 // SetPacketLoss tells the encoder the expected packet loss, 0..100 percent,
@@ -166,7 +228,13 @@ func (e *Encoder) SetPacketLoss(pct int) error {
 	if pct < 0 || pct > 100 {
 		return newError(codeBadArg, op, fmt.Sprintf("%d%% is out of range 0..100", pct))
 	}
-	return e.ctl(op, func(enc *hopus.Encoder) error { return enc.SetPacketLossPerc(pct) })
+	return e.ctl(op, func(enc *hopus.Encoder) error {
+		if err := enc.SetPacketLossPerc(pct); err != nil {
+			return err
+		}
+		e.loss = pct
+		return nil
+	})
 }
 
 // SetDTX turns discontinuous transmission on or off. Safe from any

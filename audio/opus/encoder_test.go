@@ -303,3 +303,77 @@ func TestEncodeAllocs(t *testing.T) {
 		t.Errorf("SetBitrate: %v allocs, want 0", a)
 	}
 }
+
+// TestLimitBitrate: the room's cap lowers the configured bitrate, never
+// raises it, and a new configured bitrate stays under the cap; Target
+// reports what libopus runs at and whether it codes FEC, and the packets
+// shrink under a cap.
+func TestLimitBitrate(t *testing.T) {
+	sig := speechLike(2*48000, audio.Rate48k)
+	enc := mustEncoder(t, Config{Bitrate: 64000, PacketLoss: conf.Ptr(0)}, audio.Rate48k)
+	flen := enc.FrameSamples()
+	buf := make([]byte, MaxPacket)
+	mean := func() float64 {
+		total, n := 0, 0
+		for off := 0; off+flen <= len(sig); off += flen {
+			m, err := enc.Encode(sig[off:off+flen], buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += m
+			n++
+		}
+		return float64(total) / float64(n)
+	}
+	check := func(wantBps int, wantFEC bool) {
+		t.Helper()
+		if b, fec := enc.Target(); b != wantBps || fec != wantFEC {
+			t.Errorf("Target = %d, %v; want %d, %v", b, fec, wantBps, wantFEC)
+		}
+	}
+	check(64000, false) // FEC enabled by default, but no loss expected
+	full := mean()
+	if err := enc.LimitBitrate(16000); err != nil {
+		t.Fatal(err)
+	}
+	check(16000, false)
+	capped := mean()
+	if capped > 0.5*full {
+		t.Errorf("LimitBitrate(16000): %.0f bytes per packet vs %.0f uncapped", capped, full)
+	}
+	if err := enc.LimitBitrate(100000); err != nil {
+		t.Fatal(err)
+	}
+	check(64000, false) // a cap above the configured bitrate does not raise it
+	if err := enc.SetBitrate(24000); err != nil {
+		t.Fatal(err)
+	}
+	check(24000, false)
+	if err := enc.LimitBitrate(20000); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.SetBitrate(48000); err != nil {
+		t.Fatal(err)
+	}
+	check(20000, false) // the cap holds across a config change
+	if err := enc.SetPacketLoss(7); err != nil {
+		t.Fatal(err)
+	}
+	check(20000, true)
+	if err := enc.LimitBitrate(0); err != nil {
+		t.Fatal(err)
+	}
+	check(48000, true)
+	if b, fec := enc.Configured(); b != 48000 || !fec {
+		t.Errorf("Configured = %d, %v", b, fec)
+	}
+	for _, bad := range []int{-1, 5999, 510001} {
+		if err := enc.LimitBitrate(bad); !errors.Is(err, ErrBadArg) {
+			t.Errorf("LimitBitrate(%d) = %v, want ErrBadArg", bad, err)
+		}
+	}
+	noFEC := mustEncoder(t, Config{FEC: conf.Ptr(false), PacketLoss: conf.Ptr(20)}, audio.Rate48k)
+	if _, fec := noFEC.Target(); fec {
+		t.Error("Target reports FEC with fec: false")
+	}
+}

@@ -35,6 +35,15 @@ func (e *Encoder) Encode(pcm []float32, out []byte) (int, error) { return 0, una
 // SetBitrate reports that libopus is unavailable.
 func (e *Encoder) SetBitrate(bps int) error { return unavailable("set bitrate") }
 
+// LimitBitrate reports that libopus is unavailable.
+func (e *Encoder) LimitBitrate(bps int) error { return unavailable("limit bitrate") }
+
+// Configured returns 0 and false.
+func (e *Encoder) Configured() (bitrate int, fec bool) { return 0, false }
+
+// Target returns 0 and false.
+func (e *Encoder) Target() (bitrate int, fec bool) { return 0, false }
+
 // SetPacketLoss reports that libopus is unavailable.
 func (e *Encoder) SetPacketLoss(pct int) error { return unavailable("set packet loss") }
 

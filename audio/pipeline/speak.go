@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
@@ -24,6 +25,10 @@ type Speak struct {
 // mode and an Opus channel count that disagree). The caller owns the
 // encoder: Close it when done.
 func NewSpeak(proc dsp.Config, geom audio.Geometry, in audio.Format, oc opus.Config) (*Speak, error) {
+	oc.SetDefaults()
+	if err := FrameFits(oc.Frame.D(), in.Period); err != nil {
+		return nil, err
+	}
 	chain, err := dsp.NewChain(proc, geom, in)
 	if err != nil {
 		return nil, fmt.Errorf("audio.processing: %w", err)
@@ -36,4 +41,21 @@ func NewSpeak(proc dsp.Config, geom audio.Geometry, in audio.Format, oc opus.Con
 		return nil, fmt.Errorf("opus: %w", err)
 	}
 	return &Speak{Chain: chain, Encoder: enc}, nil
+}
+
+// FrameFits reports, naming the config fields, whether an Opus frame of
+// frame can be built from capture periods of period: the pipeline collects
+// whole periods into one frame, so a 10 ms frame needs a period of 10 ms or
+// a divisor of it (5 ms), and a 20 ms frame one of 5, 10 or 20 ms. The
+// capture period is the floor of the latency: the Opus frame follows it,
+// never the other way round.
+func FrameFits(frame, period time.Duration) error {
+	if period <= 0 || frame <= 0 {
+		return conf.Errorf("opus.frame", "%v with a capture period of %v: both must be positive", frame, period)
+	}
+	if frame%period != 0 {
+		return conf.Errorf("opus.frame", "%v is not a whole number of capture periods (audio.capture.period %v): set the period to %v or a divisor of it",
+			frame, period, frame)
+	}
+	return nil
 }

@@ -122,6 +122,9 @@ http: {listen: %q}
 		"onair_room_transport": dto.MetricType_GAUGE, "onair_room_relay_protocol": dto.MetricType_GAUGE,
 		"onair_room_ice_candidate": dto.MetricType_GAUGE, "onair_room_packets_sent_total": dto.MetricType_COUNTER,
 		"onair_room_nacks_total": dto.MetricType_COUNTER,
+		// Rate adaptation (httpapi/metrics_adapt.go).
+		"onair_encoder_target_bitrate_bps": dto.MetricType_GAUGE, "onair_encoder_fec": dto.MetricType_GAUGE,
+		"onair_encoder_packet_loss_percent": dto.MetricType_GAUGE, "onair_encoder_adaptations_total": dto.MetricType_COUNTER,
 	}
 	if onair != len(want) || goFams == 0 || procFams == 0 {
 		t.Errorf("%d onair_ families (want the %d the test knows), %d go_, %d process_", onair, len(want), goFams, procFams)
@@ -147,6 +150,11 @@ http: {listen: %q}
 	}
 	if value(fams["onair_on_air"]) != 1 || value(fams["onair_encrypted"]) != 1 {
 		t.Errorf("on air %v, encrypted %v; want 1 and 1", value(fams["onair_on_air"]), value(fams["onair_encrypted"]))
+	}
+	// The encoder reports its bitrate through the gateway (no loss on
+	// loopback: the configured one, 6000..510000).
+	if v := value(fams["onair_encoder_target_bitrate_bps"]); v < 6000 || v > 510000 {
+		t.Errorf("onair_encoder_target_bitrate_bps = %v", v)
 	}
 	if v := value(fams["onair_packets_total"]); v < 50 {
 		t.Errorf("%v packets counted after the device was on air for seconds", v)

@@ -47,7 +47,12 @@
 // WriteOpus. FractionLost, Jitter and RTT come from the server's RTCP
 // receiver reports about the device's stream (RFC 3550 §6.4.2; RTT from
 // LSR and DLSR), read by the SDK's RTCP reader of the track's sender. They
-// stay zero until the first report (LiveKit sends one about every second).
+// stay zero until the first report (LiveKit sends one about every second);
+// ReceiverReports counts them. LiveKit v1.13.5 sends an audio publisher
+// receiver reports and XR (RRTR) only: its publisher config negotiates
+// neither REMB nor transport-wide congestion control for audio. Its
+// FractionLost is the loss left after NACK repair (a retransmitted packet
+// counts as received), which is why rate adaptation also reads NACKs.
 // Path is the publisher's selected ICE pair (the subscriber's when
 // listen-only; net/room/icepath); NACKs counts packets the server asked
 // for again.

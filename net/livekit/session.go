@@ -71,6 +71,7 @@ type session struct {
 	packets, bytes, suppressed atomic.Uint64
 	rtt, jitter                atomic.Int64  // nanoseconds
 	lost                       atomic.Uint64 // float64 bits
+	reports                    atomic.Uint64 // receiver reports about our stream
 	eventsDropped              atomic.Uint64
 
 	closed       atomic.Bool // Close was called
@@ -236,14 +237,15 @@ func (s *session) Err() error {
 // §6.4.2), read by the SDK's RTCP reader of the track's sender.
 func (s *session) Stats() room.Stats {
 	return room.Stats{
-		PacketsSent:   s.packets.Load(),
-		BytesSent:     s.bytes.Load(),
-		RTT:           time.Duration(s.rtt.Load()),
-		FractionLost:  math.Float64frombits(s.lost.Load()),
-		Jitter:        time.Duration(s.jitter.Load()),
-		Encrypted:     s.r.opts.Encryptor != nil,
-		EventsDropped: s.eventsDropped.Load(),
-		Path:          s.path.Path(s.mediaPC(), s.r.opts.Clock.Now()),
+		PacketsSent:     s.packets.Load(),
+		BytesSent:       s.bytes.Load(),
+		RTT:             time.Duration(s.rtt.Load()),
+		FractionLost:    math.Float64frombits(s.lost.Load()),
+		ReceiverReports: s.reports.Load(),
+		Jitter:          time.Duration(s.jitter.Load()),
+		Encrypted:       s.r.opts.Encryptor != nil,
+		EventsDropped:   s.eventsDropped.Load(),
+		Path:            s.path.Path(s.mediaPC(), s.r.opts.Clock.Now()),
 		// The SDK answers NACKs from its retransmission buffer; it does
 		// not count what it resends.
 		NACKs: s.nacks.Load(),
@@ -510,6 +512,7 @@ func (s *session) onRTCP(p rtcp.Packet) {
 		}
 		s.lost.Store(math.Float64bits(float64(rep.FractionLost) / 256))
 		s.jitter.Store(int64(time.Duration(rep.Jitter) * time.Second / rtpClock))
+		s.reports.Add(1)
 		if rep.LastSenderReport != 0 {
 			// RFC 3550 §6.4.1: RTT = A - LSR - DLSR, in 1/65536 s.
 			a := ntpMiddle(s.r.opts.Clock.Now())

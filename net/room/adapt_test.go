@@ -57,7 +57,7 @@ func TestLossPolicy(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := NewLossPolicy(c.cfg)
 			for i, f := range c.in {
-				l, b, ch := p.Update(f)
+				l, b, ch := p.Update(Report{FractionLost: f})
 				if got := (want{l, b, ch}); got != c.wants[i] {
 					t.Errorf("step %d: Update(%v) = %+v, want %+v", i, f, got, c.wants[i])
 				}
@@ -109,5 +109,57 @@ func TestBackoff(t *testing.T) {
 	}
 	if got := b.Capped(time.Hour); got != 10*time.Minute {
 		t.Errorf("capped with a huge Retry-After = %v, want 10m", got)
+	}
+}
+
+// TestLossPolicyCeiling: a new configured bitrate moves the ceiling: the
+// policy starts at it, comes down to a lower one at once, climbs towards a
+// higher one by the controller's 5% steps, and 0 turns bitrate off.
+func TestLossPolicyCeiling(t *testing.T) {
+	p := NewLossPolicy(AdaptConfig{MinBitrate: 16000})
+	if _, b, _ := p.Update(Report{FractionLost: 0}); b != 0 {
+		t.Fatalf("bitrate %d without a ceiling", b)
+	}
+	p.SetMaxBitrate(32000)
+	if _, b, ch := p.Update(Report{FractionLost: 0}); b != 32000 || !ch {
+		t.Errorf("first ceiling: %d, changed %v", b, ch)
+	}
+	p.SetMaxBitrate(24000)
+	if _, b, _ := p.Update(Report{FractionLost: 0}); b != 24000 {
+		t.Errorf("lower ceiling: %d", b)
+	}
+	p.SetMaxBitrate(64000)
+	if _, b, ch := p.Update(Report{FractionLost: 0}); b != 25200 || !ch {
+		t.Errorf("higher ceiling: %d (changed %v), want a 5%% step to 25200", b, ch)
+	}
+	p.SetMaxBitrate(0)
+	if _, b, _ := p.Update(Report{FractionLost: 0.5}); b != 0 {
+		t.Errorf("ceiling 0: bitrate %d", b)
+	}
+}
+
+// TestLossPolicyQueue: loss lowers the bitrate only while the RTT shows a
+// queue (or no RTT is known); a lossy link without one keeps the rate.
+func TestLossPolicyQueue(t *testing.T) {
+	p := NewLossPolicy(AdaptConfig{MinBitrate: 16000, MaxBitrate: 32000})
+	ms := time.Millisecond
+	steps := []struct {
+		r    Report
+		want int
+	}{
+		{Report{0, 5 * ms}, 32000},
+		{Report{0.2, 30 * ms}, 32000},  // 20% loss, RTT 25 ms over its low: a lossy link
+		{Report{0.2, 150 * ms}, 28800}, // a queue: congestion
+		{Report{0.05, 150 * ms}, 28800},
+		{Report{0.2, 0}, 25920}, // RTT unknown: loss alone decides
+	}
+	for i, s := range steps {
+		if _, b, _ := p.Update(s.r); b != s.want {
+			t.Errorf("step %d: Update(%+v) bitrate %d, want %d", i, s.r, b, s.want)
+		}
+	}
+	p.NewSession()
+	if _, b, _ := p.Update(Report{0.2, 150 * ms}); b != 25920 {
+		t.Errorf("a new session's first RTT is its low: bitrate %d, want 25920 held", b)
 	}
 }

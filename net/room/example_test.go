@@ -10,15 +10,18 @@ import (
 	"github.com/onair-gateway/onair/net/room"
 )
 
-// A LossPolicy turns receiver reports into Opus settings.
+// A LossPolicy turns receiver reports into Opus settings: loss sizes the
+// FEC at once; it lowers the bitrate only while the RTT shows a queue.
 func ExampleLossPolicy() {
 	p := room.NewLossPolicy(room.AdaptConfig{MinBitrate: 16000, MaxBitrate: 64000})
-	for _, lost := range []float64{0, 0.2, 0} {
-		pct, bps, changed := p.Update(lost)
+	ms := time.Millisecond
+	for _, r := range []room.Report{{FractionLost: 0, RTT: 10 * ms}, {FractionLost: 0.2, RTT: 20 * ms}, {FractionLost: 0.2, RTT: 200 * ms}, {FractionLost: 0, RTT: 10 * ms}} {
+		pct, bps, changed := p.Update(r)
 		fmt.Println(pct, bps, changed)
 	}
 	// Output:
 	// 0 64000 true
+	// 20 64000 true
 	// 20 57600 true
 	// 14 60480 true
 }

@@ -221,6 +221,9 @@ type Stats struct {
 	FractionLost float64 `json:"fraction_lost"`
 	// Jitter reported by the receiver.
 	Jitter time.Duration `json:"jitter_ns"`
+	// ReceiverReports counts the receiver reports about the device's
+	// stream: FractionLost, Jitter and RTT mean nothing while it is 0.
+	ReceiverReports uint64 `json:"receiver_reports"`
 	// Encrypted is true when every frame the session sends is end-to-end
 	// encrypted.
 	Encrypted bool `json:"encrypted"`

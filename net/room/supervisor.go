@@ -93,7 +93,7 @@ type SupervisorConfig struct {
 	// RemoteTrack to a goroutine of your own to read it.
 	OnEvent func(Event)
 	// Encoder, if set, receives packet-loss and bitrate settings from the
-	// receiver reports every Adapt.Interval.
+	// receiver reports: every Adapt.Interval, when a new report came.
 	Encoder Encoder
 	// Adapt configures rate adaptation (used only with Encoder).
 	Adapt AdaptConfig
@@ -115,6 +115,9 @@ type SupervisorStats struct {
 	State State `json:"state"`
 	// Session is the current session's Stats (zero while none is up).
 	Session Stats `json:"session"`
+	// Adapt is where rate adaptation has taken the encoder (zero without
+	// an Encoder).
+	Adapt AdaptStats `json:"adapt"`
 	// Dropped counts frames WriteOpus did not send: no session, not
 	// allowed to publish, or a session error.
 	Dropped uint64 `json:"dropped"`
@@ -159,6 +162,11 @@ type Supervisor struct {
 	mu       sync.Mutex // guards last
 	last     StateChange
 	adaptErr string // last encoder error logged; Run's goroutine only
+	reports  uint64 // receiver reports of the current session already applied; Run's goroutine only
+	lastSent uint64 // PacketsSent at the last applied report; Run's goroutine only
+	lastNACK uint64 // NACKs at the last applied report; Run's goroutine only
+	adaptPct atomic.Int64
+	changes  atomic.Uint64
 	denied   bool   // publishing denied in the current session; Run's goroutine only
 	dropMark uint64 // Dropped when the last session started; Run's goroutine only
 	wasUp    bool   // a session has been up; Run's goroutine only
@@ -196,6 +204,7 @@ func NewSupervisor(r Room, cfg SupervisorConfig, log *slog.Logger) *Supervisor {
 	if cfg.Encoder != nil {
 		s.policy = NewLossPolicy(cfg.Adapt)
 	}
+	s.adaptPct.Store(-1)
 	s.last = StateChange{State: StateIdle, At: cfg.Clock.Now()}
 	return s
 }
@@ -250,6 +259,9 @@ func (s *Supervisor) Stats() SupervisorStats {
 	}
 	if c := s.cur.Load(); c != nil {
 		st.Session = c.s.Stats()
+	}
+	if s.policy != nil {
+		st.Adapt = s.adaptStats()
 	}
 	return st
 }
@@ -407,6 +419,8 @@ func (s *Supervisor) serve(ctx context.Context, sess Session) error {
 	events := sess.Events()
 	var adaptC <-chan time.Time
 	if s.policy != nil {
+		s.reports, s.lastSent, s.lastNACK = 0, 0, 0
+		s.policy.NewSession()
 		s.adapt(sess)
 		adaptC = s.clock.After(s.cfg.Adapt.Interval)
 	}
@@ -473,16 +487,41 @@ func reasonOr(r, def string) string {
 }
 
 // adapt feeds the session's latest receiver report to the loss policy and
-// applies a changed setting to the encoder.
+// applies a changed setting to the encoder. Before the first report of a
+// session, and between reports, there is nothing new to say: the encoder
+// keeps its settings (a session's zero FractionLost before any report is
+// not a report of no loss). A change is logged: at most once an Interval.
+//
+// The loss is the larger of the report's and the share of the packets
+// sent since the last report that the room NACKed: a LiveKit server
+// counts a packet the device sent again on its NACK as received
+// (rtpstats_receiver: packetsLost--), so its receiver reports show the
+// loss left after retransmission, while a listener, who has concealed the
+// packet long before the copy arrives, hears the loss the NACKs show.
 func (s *Supervisor) adapt(sess Session) {
 	st := sess.Stats()
-	pct, bps, changed := s.policy.Update(st.FractionLost)
+	if st.ReceiverReports == s.reports {
+		return
+	}
+	s.reports = st.ReceiverReports
+	rep := Report{FractionLost: st.FractionLost, RTT: st.RTT}
+	if sent := st.PacketsSent - s.lastSent; sent > 0 && st.NACKs >= s.lastNACK {
+		rep.FractionLost = max(rep.FractionLost, min(float64(st.NACKs-s.lastNACK)/float64(sent), 1))
+	}
+	s.lastSent, s.lastNACK = st.PacketsSent, st.NACKs
+	if s.cfg.Adapt.MaxBitrate == 0 {
+		if c, ok := s.cfg.Encoder.(ConfiguredEncoder); ok {
+			bps, _ := c.Configured()
+			s.policy.SetMaxBitrate(bps)
+		}
+	}
+	pct, bps, changed := s.policy.Update(rep)
 	if !changed {
 		return
 	}
 	err := s.cfg.Encoder.SetPacketLoss(pct)
 	if bps > 0 {
-		err = errors.Join(err, s.cfg.Encoder.SetBitrate(bps))
+		err = errors.Join(err, s.cfg.Encoder.LimitBitrate(bps))
 	}
 	if err != nil {
 		if msg := err.Error(); msg != s.adaptErr {
@@ -492,7 +531,20 @@ func (s *Supervisor) adapt(sess Session) {
 		return
 	}
 	s.adaptErr = ""
-	s.log.Debug("rate adapted", "fraction_lost", st.FractionLost, "packet_loss_pct", pct, "bitrate", bps)
+	s.adaptPct.Store(int64(pct))
+	s.changes.Add(1)
+	a := s.adaptStats()
+	s.log.Info("rate adapted", "fraction_lost", st.FractionLost, "loss", rep.FractionLost, "rtt", st.RTT, "packet_loss_pct", pct,
+		"bitrate_limit", bps, "target_bitrate", a.TargetBitrate, "fec", a.FEC)
+}
+
+// adaptStats reads what the encoder runs at. Safe from any goroutine.
+func (s *Supervisor) adaptStats() AdaptStats {
+	a := AdaptStats{PacketLossPct: int(s.adaptPct.Load()), Changes: s.changes.Load()}
+	if t, ok := s.cfg.Encoder.(TargetEncoder); ok {
+		a.TargetBitrate, a.FEC = t.Target()
+	}
+	return a
 }
 
 // setState records and reports a change of state or reason; a repeat of the

@@ -380,18 +380,33 @@ func TestSupervisorRunTwice(t *testing.T) {
 	}
 }
 
+// TestSupervisorAdaptsEncoder: nothing is applied before the room's first
+// receiver report (a session's zero loss before any report is not a report
+// of no loss), each new report is applied once, the bitrate ceiling is the
+// encoder's configured bitrate, and Stats shows where the encoder is.
 func TestSupervisorAdaptsEncoder(t *testing.T) {
 	r := &roomtest.Room{}
 	s1 := roomtest.NewSession()
 	r.Add(roomtest.Step{Session: s1})
-	enc := &recEncoder{calls: make(chan [2]int, 10)}
+	enc := &recEncoder{calls: make(chan [2]int, 10), configured: 64000, fec: true}
 	h := start(t, r, func(c *room.SupervisorConfig) {
 		c.Encoder = enc
-		c.Adapt = room.AdaptConfig{Interval: 2 * time.Second, MaxBitrate: 64000, MinBitrate: 16000}
+		c.Adapt = room.AdaptConfig{Interval: 2 * time.Second, MinBitrate: 16000}
 	})
 	h.waitState(room.StateConnected)
+	h.clock.block(t, 1)
+	h.clock.Advance(2 * time.Second)
+	h.clock.block(t, 1)
+	if n := len(enc.calls); n != 0 {
+		t.Fatalf("%d settings applied before any receiver report", n)
+	}
+	if a := h.sup.Stats().Adapt; a.PacketLossPct != -1 || a.TargetBitrate != 64000 || a.FEC || a.Changes != 0 {
+		t.Errorf("Stats().Adapt before a report = %+v", a)
+	}
+	s1.SetFractionLost(0)
+	h.clock.Advance(2 * time.Second)
 	if got := enc.next(t); got != [2]int{0, 64000} {
-		t.Errorf("first setting %v, want no loss at the max bitrate", got)
+		t.Errorf("first setting %v, want no loss at the configured bitrate", got)
 	}
 	s1.SetFractionLost(0.2)
 	h.clock.block(t, 1)
@@ -399,12 +414,56 @@ func TestSupervisorAdaptsEncoder(t *testing.T) {
 	if got := enc.next(t); got != [2]int{20, 57600} {
 		t.Errorf("after 20%% loss %v, want [20 57600]", got)
 	}
+	// The same report again, seen at the next tick, is not applied twice.
+	h.clock.block(t, 1)
+	h.clock.Advance(2 * time.Second)
+	h.clock.block(t, 1)
+	if n := len(enc.calls); n != 0 {
+		t.Errorf("a stale report was applied again (%d settings)", n)
+	}
+	if a := h.sup.Stats().Adapt; a.PacketLossPct != 20 || a.TargetBitrate != 57600 || !a.FEC || a.Changes != 2 {
+		t.Errorf("Stats().Adapt = %+v, want 20%% loss, 57600 bit/s, FEC on, 2 changes", a)
+	}
 }
 
+// TestSupervisorAdaptsToNACKs: a LiveKit server counts retransmitted
+// packets as received, so its reports can say 0% while a tenth of the
+// packets needed a NACK; the encoder is set for the loss the NACKs show.
+func TestSupervisorAdaptsToNACKs(t *testing.T) {
+	r := &roomtest.Room{}
+	s1 := roomtest.NewSession()
+	r.Add(roomtest.Step{Session: s1})
+	enc := &recEncoder{calls: make(chan [2]int, 10), configured: 32000, fec: true}
+	h := start(t, r, func(c *room.SupervisorConfig) {
+		c.Encoder = enc
+		c.Adapt = room.AdaptConfig{Interval: 2 * time.Second}
+	})
+	h.waitState(room.StateConnected)
+	pkt := make([]byte, 80)
+	for range 100 {
+		if err := h.sup.WriteOpus(pkt, 20*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s1.AddNACKs(12)
+	s1.SetFractionLost(0)
+	h.clock.block(t, 1)
+	h.clock.Advance(2 * time.Second)
+	if got := enc.next(t); got[0] != 12 {
+		t.Errorf("12 of 100 packets NACKed, reports at 0%%: expected loss %d%%, want 12%%", got[0])
+	}
+}
+
+// recEncoder records what the supervisor applies and answers like
+// opus.Encoder: the target is the configured bitrate capped by the limit,
+// FEC on while enabled and loss is expected.
 type recEncoder struct {
-	mu    sync.Mutex
-	loss  int
-	calls chan [2]int
+	mu         sync.Mutex
+	loss       int
+	limit      int
+	configured int
+	fec        bool
+	calls      chan [2]int
 }
 
 func (e *recEncoder) SetPacketLoss(pct int) error {
@@ -414,12 +473,25 @@ func (e *recEncoder) SetPacketLoss(pct int) error {
 	return nil
 }
 
-func (e *recEncoder) SetBitrate(bps int) error {
+func (e *recEncoder) LimitBitrate(bps int) error {
 	e.mu.Lock()
 	l := e.loss
+	e.limit = bps
 	e.mu.Unlock()
 	e.calls <- [2]int{l, bps}
 	return nil
+}
+
+func (e *recEncoder) Configured() (int, bool) { return e.configured, e.fec }
+
+func (e *recEncoder) Target() (int, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := e.configured
+	if e.limit > 0 {
+		b = min(b, e.limit)
+	}
+	return b, e.fec && e.loss > 0
 }
 
 func (e *recEncoder) next(t *testing.T) [2]int {

@@ -295,6 +295,7 @@ func (s *Session) report(ssrc uint32, reports []rtcp.ReceptionReport) {
 		}
 		s.lost.Store(uint32(r.FractionLost))
 		s.jitter.Store(int64(time.Duration(r.Jitter) * time.Second / 48000))
+		s.reports.Add(1)
 		if r.LastSenderReport == 0 {
 			continue
 		}

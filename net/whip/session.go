@@ -60,6 +60,7 @@ type Session struct {
 	path                    icepath.Tracker
 	rtt, jitter             atomic.Int64 // nanoseconds
 	lost                    atomic.Uint32
+	reports                 atomic.Uint64 // receiver reports about our stream
 	eventsDropped           atomic.Uint64
 
 	restartMu    sync.Mutex  // held for the whole of an ICE restart
@@ -311,11 +312,12 @@ func (s *Session) closeEvents() {
 // the server's latest receiver report about this track (RFC 3550 §6.4.2).
 func (s *Session) Stats() room.Stats {
 	return room.Stats{
-		PacketsSent:  s.packets.Load(),
-		BytesSent:    s.bytes.Load(),
-		RTT:          time.Duration(s.rtt.Load()),
-		FractionLost: float64(s.lost.Load()) / 256,
-		Jitter:       time.Duration(s.jitter.Load()),
+		PacketsSent:     s.packets.Load(),
+		BytesSent:       s.bytes.Load(),
+		RTT:             time.Duration(s.rtt.Load()),
+		FractionLost:    float64(s.lost.Load()) / 256,
+		ReceiverReports: s.reports.Load(),
+		Jitter:          time.Duration(s.jitter.Load()),
 		// WHIP carries no key exchange: frames are encrypted, if at all,
 		// by the caller before WriteOpus, which the caller knows.
 		Encrypted:     false,

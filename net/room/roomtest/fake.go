@@ -169,6 +169,8 @@ type Session struct {
 	bytes   atomic.Uint64
 	skipped atomic.Int64 // nanoseconds
 	lost    atomic.Uint64
+	reports atomic.Uint64
+	nacks   atomic.Uint64
 }
 
 // NewSession returns a live Session whose Events channel holds up to 16
@@ -213,9 +215,11 @@ func (s *Session) Err() error {
 // Stats implements room.Session.
 func (s *Session) Stats() room.Stats {
 	return room.Stats{
-		PacketsSent:  s.packets.Load(),
-		BytesSent:    s.bytes.Load(),
-		FractionLost: float64(s.lost.Load()) / 1e6,
+		PacketsSent:     s.packets.Load(),
+		BytesSent:       s.bytes.Load(),
+		FractionLost:    float64(s.lost.Load()) / 1e6,
+		ReceiverReports: s.reports.Load(),
+		NACKs:           s.nacks.Load(),
 	}
 }
 
@@ -253,8 +257,15 @@ func (s *Session) Emit(ev room.Event) {
 // SetDenied makes WriteOpus return ErrNotPublishing (true) or send again.
 func (s *Session) SetDenied(denied bool) { s.denied.Store(denied) }
 
-// SetFractionLost sets the loss Stats reports, 0..1.
-func (s *Session) SetFractionLost(f float64) { s.lost.Store(uint64(f * 1e6)) }
+// SetFractionLost is a receiver report of loss f, 0..1: Stats reports it
+// and counts one more report.
+func (s *Session) SetFractionLost(f float64) {
+	s.lost.Store(uint64(f * 1e6))
+	s.reports.Add(1)
+}
+
+// AddNACKs counts n more packets the room asked to have sent again.
+func (s *Session) AddNACKs(n uint64) { s.nacks.Add(n) }
 
 // Packets returns how many packets WriteOpus sent.
 func (s *Session) Packets() uint64 { return s.packets.Load() }
