@@ -195,6 +195,17 @@ func (j *Jitter) SetBounds(lo, hi time.Duration) {
 	}
 }
 
+// Queued returns how many packets wait to be played.
+func (j *Jitter) Queued() int {
+	n := 0
+	for i := range j.slots {
+		if j.slots[i].used {
+			n++
+		}
+	}
+	return n
+}
+
 // Stats returns the counters and delays.
 func (j *Jitter) Stats() JitterStats { return j.stats }
 
