@@ -65,9 +65,9 @@ const BadKeyFrames = 25
 
 // Listener follows the remote tracks of one room session.
 type Listener struct {
-	cfg    Config
-	log    *slog.Logger
-	wg     sync.WaitGroup
+	cfg     Config
+	log     *slog.Logger
+	wg      sync.WaitGroup
 	mu      sync.Mutex // guards people, playing
 	people  map[string]*participant
 	playing []*playTrack
