@@ -78,6 +78,8 @@ type AudioConfig struct {
 	Capture alsaconf.Config `yaml:"capture" json:"capture"`
 	// Processing is the voice chain between capture and encoder.
 	Processing dsp.Config `yaml:"processing" json:"processing"`
+	// Playback plays the room: the listen path's output (playback.go).
+	Playback PlaybackConfig `yaml:"playback" json:"playback"`
 }
 
 // MQTTConfig connects the device to a broker for provisioning and status
@@ -191,6 +193,7 @@ func (c *Config) applyDefaults() hw.Profile {
 		c.Controls = &gpio.Config{}
 	}
 	c.Audio.Capture.SetDefaults()
+	c.Audio.Playback.setDefaults(p, simSpeaker(c.Board.Sim))
 	c.Audio.Processing.SetDefaults(c.Board.Geometry.Mics, c.Board.Geometry.Shape == audio.ShapeCircular)
 	c.Opus.SetDefaults()
 	c.Room.SetDefaults(c.Device.ID)
@@ -275,6 +278,7 @@ func (c *Config) validate() error {
 	}
 	add("audio.capture", c.Audio.Capture.Validate())
 	add("audio.processing", c.Audio.Processing.Validate(c.Board.Geometry.Mics))
+	add("audio.playback", c.Audio.Playback.validate())
 	add("opus", c.Opus.Validate())
 	if c.Audio.Processing.Beam != dsp.BeamStereo && c.Opus.Channels == 2 {
 		errs = append(errs, conf.Errorf("opus.channels", "2 (stereo) needs audio.processing.beam stereo, have %q", c.Audio.Processing.Beam))
