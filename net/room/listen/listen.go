@@ -144,7 +144,10 @@ func (l *Listener) OnEvent(ev room.Event) {
 	}
 	var pt *playTrack
 	if l.cfg.Playout && !sealed {
-		j, err := rx.NewJitter(l.cfg.Jitter)
+		l.mu.Lock()
+		jc := l.cfg.Jitter
+		l.mu.Unlock()
+		j, err := rx.NewJitter(jc)
 		if err != nil {
 			l.log.Error("jitter buffer", "err", err)
 			return
@@ -210,6 +213,33 @@ func (l *Listener) read(tr room.RemoteTrack, t *rx.Track, pt *playTrack) error {
 			t.Push(rp, now, toMix)
 		}
 	}
+}
+
+// SetJitter sets the jitter buffers' rate and bounds (the decoded channel
+// count stays Config.Channels), for the tracks to come and those playing:
+// a new rate gives them new buffers, new bounds take effect at once.
+func (l *Listener) SetJitter(cfg rx.JitterConfig) error {
+	cfg.Channels = l.cfg.Channels
+	if _, err := rx.NewJitter(cfg); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cfg.SetDefaults()
+	old := l.cfg.Jitter
+	l.cfg.Jitter = cfg
+	for _, t := range l.playing {
+		t.mu.Lock()
+		if cfg.Rate != old.Rate || cfg.Window != old.Window {
+			if j, err := rx.NewJitter(cfg); err == nil {
+				t.j = j
+			}
+		} else {
+			t.j.SetBounds(cfg.Min, cfg.Max)
+		}
+		t.mu.Unlock()
+	}
+	return nil
 }
 
 // Position returns the 48 kHz timeline frame of time t on a timeline that

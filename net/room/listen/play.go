@@ -1,7 +1,6 @@
 package listen
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -86,49 +85,51 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Player plays a Listener's tracks to an audio.Sink, driven by the sink's
 // clock: each period it pulls every track's jitter buffer, mixes them on a
-// Bus (headroom, volume) and writes the frame. It does not allocate per
-// frame. A Player is used from one goroutine.
+// Bus (headroom, volume) and spreads the mix over the sink's channels. It
+// does not allocate per frame. A Player is used from one goroutine.
 type Player struct {
-	l      *Listener
-	sink   audio.Sink
+	rate   audio.SampleRate
+	dc     int // decoded channels
 	bus    *mix.Bus
 	frame  *audio.Frame
-	dec    []float32 // one track's pull, Listener channels
-	mixed  []float32 // the bus's output, Listener channels
+	dec    []float32 // one track's pull, decoded channels
+	mixed  []float32 // the bus's output, decoded channels
 	tracks []*playTrack
 	frames atomic.Int64
 }
 
-// NewPlayer returns a Player of l's tracks (l needs Playout, and its
-// Jitter.Rate must be the sink's) writing to sink at volumeDB.
-func (l *Listener) NewPlayer(sink audio.Sink, volumeDB float64) (*Player, error) {
-	f := sink.Format()
-	if !l.cfg.Playout {
-		return nil, errors.New("listen: a Player needs Config.Playout")
-	}
-	if f.Rate != l.cfg.Jitter.Rate || f.Channels < 1 || f.FrameLen() < 1 {
-		return nil, fmt.Errorf("listen: sink of %d channels at %d Hz, %v periods; want %d Hz", f.Channels, f.Rate, f.Period, l.cfg.Jitter.Rate)
-	}
+// NewPlayer returns a Player of frames of f, mixing tracks decoded to
+// channels (a Listener's Config.Channels) at volumeDB.
+func NewPlayer(f audio.Format, channels int, volumeDB float64) (*Player, error) {
 	n := f.FrameLen()
-	bus, err := mix.NewBus(n*l.cfg.Channels, f.Period, volumeDB)
+	if f.Channels < 1 || n < 1 || channels < 1 || channels > 2 {
+		return nil, fmt.Errorf("listen: player of %d channels at %d Hz, %v periods, from %d decoded channels", f.Channels, f.Rate, f.Period, channels)
+	}
+	bus, err := mix.NewBus(n*channels, f.Period, volumeDB)
 	if err != nil {
 		return nil, err
 	}
 	return &Player{
-		l: l, sink: sink, bus: bus,
+		rate: f.Rate, dc: channels, bus: bus,
 		frame:  audio.NewFrame(f.Channels, f.Rate, f.Period),
-		dec:    make([]float32, n*l.cfg.Channels),
-		mixed:  make([]float32, n*l.cfg.Channels),
+		dec:    make([]float32, n*channels),
+		mixed:  make([]float32, n*channels),
 		tracks: make([]*playTrack, 0, 16),
 	}, nil
 }
 
-// Step mixes the frame due at now into Frame(), without writing it.
-func (p *Player) Step(now time.Time) *audio.Frame {
-	l := p.l
-	l.mu.Lock()
-	p.tracks = append(p.tracks[:0], l.playing...)
-	l.mu.Unlock()
+// Step mixes the frame of l's tracks due at now (silence when l is nil,
+// or decodes at another rate or channel count) and returns it; the frame
+// belongs to the Player until the next Step.
+func (p *Player) Step(l *Listener, now time.Time) *audio.Frame {
+	p.tracks = p.tracks[:0]
+	if l != nil {
+		l.mu.Lock()
+		if l.cfg.Jitter.Rate == p.rate && l.cfg.Channels == p.dc {
+			p.tracks = append(p.tracks, l.playing...)
+		}
+		l.mu.Unlock()
+	}
 	drop := false
 	for _, t := range p.tracks {
 		if t.pull(now, p.dec) {
@@ -152,7 +153,7 @@ func (p *Player) Step(now time.Time) *audio.Frame {
 	p.bus.Mix(p.mixed)
 	// Spread the decoded channels over the sink's: channel c plays
 	// decoded channel c mod the decoded count.
-	dc, sc := p.l.cfg.Channels, p.frame.Channels
+	dc, sc := p.dc, p.frame.Channels
 	if dc == sc {
 		copy(p.frame.Samples, p.mixed)
 	} else {
@@ -164,23 +165,22 @@ func (p *Player) Step(now time.Time) *audio.Frame {
 		}
 	}
 	p.frame.Pos += int64(p.frame.Len())
+	p.frames.Add(1)
 	return p.frame
 }
 
-// Run plays until the sink fails or is closed (the owner closes it to stop
-// Run, which then returns audio.ErrClosed). now is the playback clock's
-// time for each frame.
-func (p *Player) Run(now func() time.Time) error {
+// Run plays l to sink until the sink fails or is closed (its owner closes
+// it to stop Run, which then returns audio.ErrClosed). now is the time of
+// each frame on the clock the Listener times packets by.
+func (p *Player) Run(l *Listener, sink audio.Sink, now func() time.Time) error {
 	for {
-		f := p.Step(now())
-		if err := p.sink.WriteFrame(f); err != nil {
+		if err := sink.WriteFrame(p.Step(l, now())); err != nil {
 			return err
 		}
-		p.frames.Add(1)
 	}
 }
 
-// Frames counts the frames written. Safe from any goroutine.
+// Frames counts the frames mixed. Safe from any goroutine.
 func (p *Player) Frames() int64 { return p.frames.Load() }
 
 // Bus returns the mixer's figures (from the Player's goroutine only).

@@ -107,7 +107,7 @@ func TestPlayer(t *testing.T) {
 		l.OnEvent(room.Event{Kind: room.EventTrackAdded, Participant: g.id, Track: g})
 	}
 	sink := &memSink{f: audio.Format{Channels: 2, Rate: audio.Rate48k, Period: 20 * time.Millisecond}}
-	p, err := l.NewPlayer(sink, 0)
+	p, err := NewPlayer(sink.f, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestPlayer(t *testing.T) {
 		for _, g := range tracks[:2] {
 			<-g.ack
 		}
-		if err := sink.WriteFrame(p.Step(now())); err != nil {
+		if err := sink.WriteFrame(p.Step(l, now())); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -153,7 +153,7 @@ func TestPlayer(t *testing.T) {
 	if len(ps) != 2 || ps[0].Playout == nil || ps[0].Playout.Underruns > 1 || ps[0].Playout.TargetMs != 40 {
 		t.Errorf("participants %+v", ps)
 	}
-	if a := testing.AllocsPerRun(50, func() { p.Step(now()) }); a != 0 {
+	if a := testing.AllocsPerRun(50, func() { p.Step(l, now()) }); a != 0 {
 		t.Errorf("Step: %v allocs per frame", a)
 	}
 }
