@@ -102,6 +102,6 @@ func (p PlaybackConfig) validate() error {
 	return errors.Join(errs...)
 }
 
-// simSpeaker says whether the simulated board's speaker goes anywhere:
-// nowhere until hw/sim plays (board.sim.playback_file, board.sim.echo).
-func simSpeaker(sim.Config) bool { return false }
+// simSpeaker says whether the simulated board's speaker goes anywhere: to
+// board.sim.playback_file, or into the mics through board.sim.echo.
+func simSpeaker(c sim.Config) bool { return c.PlaybackFile != "" || c.Echo != nil }
