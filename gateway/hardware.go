@@ -73,7 +73,7 @@ func (h *BoardHardware) OpenControls(r *provisioning.Resolved, clock clockwork.C
 type SimHardware struct {
 	log   *slog.Logger
 	mu    sync.Mutex
-	pins  *sim.Pins  // of the controls opened last
+	pins  *sim.Pins     // of the controls opened last
 	board *sim.Board    // opened last
 	first chan struct{} // closed when the first board opens
 }

@@ -43,8 +43,8 @@ type listenUnit struct {
 	log    *slog.Logger
 
 	mu     sync.Mutex
-	first  audio.Sink // opened by openSink for the first run
-	cur    audio.Sink // being written; stop closes it
+	first  audio.Sink    // opened by openSink for the first run
+	cur    audio.Sink    // being written; stop closes it
 	xruns  func() uint64 // the device's underruns (ALSA), nil if unknown
 	cancel context.CancelFunc
 	done   chan struct{}
