@@ -87,6 +87,7 @@ func Handler(src Source, log *slog.Logger, extra ...prometheus.Collector) http.H
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		newCollector(src),
+		newListenCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
