@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,10 +19,12 @@ import (
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/audio/wav"
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/hw/alsa"
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
 	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/provisioning"
 )
 
 // talk joins srv as identity and speaks what gen renders, 20 ms at a time
@@ -260,4 +265,69 @@ func TestListenFromRealRoom(t *testing.T) {
 	if med < 20*time.Millisecond || med > 400*time.Millisecond {
 		t.Errorf("mouth-to-ear latency %v", med)
 	}
+}
+
+// flakySink is an output that plays in real time until its board
+// unplugs it.
+type flakySink struct {
+	h      *flakyHW
+	closed atomic.Bool
+}
+
+func (s *flakySink) Format() audio.Format {
+	return audio.Format{Channels: 1, Rate: audio.Rate48k, Period: 10 * time.Millisecond}
+}
+
+func (s *flakySink) WriteFrame(*audio.Frame) error {
+	if s.closed.Load() {
+		return audio.ErrClosed
+	}
+	time.Sleep(10 * time.Millisecond)
+	if s.h.unplugged.Load() {
+		return &alsa.DeviceError{Device: "flaky", Op: "write", Err: syscall.ENODEV}
+	}
+	return nil
+}
+
+func (s *flakySink) Close() error { s.closed.Store(true); return nil }
+
+// flakyHW is the simulated board with an output the test unplugs.
+type flakyHW struct {
+	*SimHardware
+	opens     atomic.Int32
+	unplugged atomic.Bool
+}
+
+func (h *flakyHW) OpenSink(*provisioning.Resolved) (audio.Sink, error) {
+	h.opens.Add(1)
+	if h.unplugged.Load() {
+		return nil, &alsa.DeviceError{Device: "flaky", Op: "open", Err: syscall.ENOENT}
+	}
+	return &flakySink{h: h}, nil
+}
+
+// TestListenOutputComesBack: the output vanishes while playing; the listen
+// unit says why in the status, retries with backoff while it is absent,
+// and plays again when it is back.
+func TestListenOutputComesBack(t *testing.T) {
+	hw := &flakyHW{SimHardware: &SimHardware{log: testLogger(t)}}
+	g := runDeviceOn(t, simDoc+"audio: {playback: {enabled: true, device: flaky}}\n", hw)
+	waitFor(t, "playing", func() bool { return g.Status().Listen.Playing })
+	hw.unplugged.Store(true)
+	var failed ListenStatus
+	waitFor(t, "the output's failure in the status", func() bool { failed = g.Status().Listen; return failed.Error != "" })
+	waitFor(t, "a reopen while it is absent", func() bool { return hw.opens.Load() >= 2 })
+	t.Logf("failed: %+v", failed)
+	if failed.Playing || !strings.Contains(failed.Error, `"flaky"`) {
+		t.Errorf("status while the output is gone: %+v", failed)
+	}
+	hw.unplugged.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for s := g.Status().Listen; !(s.Playing && s.Error == "" && s.Frames > failed.Frames+10); s = g.Status().Listen {
+		if time.Now().After(deadline) {
+			t.Fatalf("the output did not come back: %+v after %d opens", s, hw.opens.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("back after %d opens", hw.opens.Load())
 }
