@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/onair-gateway/onair/audio"
-	"github.com/onair-gateway/onair/audio/mix"
 	"github.com/onair-gateway/onair/audio/rx"
 	"github.com/onair-gateway/onair/net/room"
 )
@@ -34,11 +33,6 @@ import (
 type Config struct {
 	// Channels is how many channels to decode, 1 or 2 (the mix's).
 	Channels int
-	// Mix, if not nil, takes every track's audio: a track starts on its
-	// timeline where its first packet arrived, at Start plus the frame
-	// position (48 kHz).
-	Mix   *mix.Timeline
-	Start time.Time
 	// HaveKey says the room's E2EE key is held (the session decrypts);
 	// without one an encrypted track is counted and never decoded.
 	HaveKey bool
@@ -183,21 +177,10 @@ func (l *Listener) OnEvent(ev room.Event) {
 	}()
 }
 
-// read feeds one track's packets to t (if not nil), its audio to the mix,
-// and the packets to pt's jitter buffer (if not nil), until the track
-// ends. Its buffers are allocated once.
+// read feeds one track's packets to t's meters (if not nil) and to pt's
+// jitter buffer (if not nil), until the track ends. Its buffers are allocated once.
 func (l *Listener) read(tr room.RemoteTrack, t *rx.Track, pt *playTrack) error {
 	buf := make([]byte, rx.MaxPayload)
-	origin := int64(-1)
-	var toMix func(*rx.Chunk)
-	if l.cfg.Mix != nil {
-		toMix = func(c *rx.Chunk) {
-			if origin < 0 {
-				origin = Position(l.cfg.Start, c.Arrival)
-			}
-			l.cfg.Mix.Add(origin+c.Pos, c.Samples)
-		}
-	}
 	for {
 		pkt, err := tr.ReadPacket(buf)
 		if errors.Is(err, io.EOF) {
@@ -210,7 +193,7 @@ func (l *Listener) read(tr room.RemoteTrack, t *rx.Track, pt *playTrack) error {
 			pt.push(rp, now)
 		}
 		if t != nil {
-			t.Push(rp, now, toMix)
+			t.Push(rp, now, nil)
 		}
 	}
 }
@@ -242,11 +225,6 @@ func (l *Listener) SetJitter(cfg rx.JitterConfig) error {
 	return nil
 }
 
-// Position returns the 48 kHz timeline frame of time t on a timeline that
-// starts at start.
-func Position(start, t time.Time) int64 {
-	return int64(t.Sub(start)) * 48000 / int64(time.Second)
-}
 
 // Wait waits for every track reader to end (after the session closed).
 func (l *Listener) Wait() { l.wg.Wait() }
