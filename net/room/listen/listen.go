@@ -225,7 +225,6 @@ func (l *Listener) SetJitter(cfg rx.JitterConfig) error {
 	return nil
 }
 
-
 // Wait waits for every track reader to end (after the session closed).
 func (l *Listener) Wait() { l.wg.Wait() }
 
