@@ -105,8 +105,15 @@ func newJitter(tb testing.TB) *Jitter {
 // packet delayed by a half-normal of σ = 30 ms) on a fake clock. The
 // playout never goes silent (every loss is concealed), the target settles
 // within 20 ms of the 95th percentile of the delays injected, and the
-// current delay follows the target.
+// current delay follows the target. With 60 ms of jitter the target
+// follows it up (a fixed delay would not).
 func TestJitterLossAndJitter(t *testing.T) {
+	for _, sigma := range []time.Duration{30 * time.Millisecond, 60 * time.Millisecond} {
+		t.Run(sigma.String(), func(t *testing.T) { testLossAndJitter(t, sigma) })
+	}
+}
+
+func testLossAndJitter(t *testing.T, sigma time.Duration) {
 	const n = 750 // 15 s
 	sig := voiced(n * 960)
 	pkts := encodeFEC(t, sig)
@@ -118,7 +125,7 @@ func TestJitterLossAndJitter(t *testing.T) {
 		if rng.Float64() < 0.10 {
 			continue
 		}
-		d := time.Duration(math.Abs(rng.NormFloat64()) * float64(30*time.Millisecond))
+		d := time.Duration(math.Abs(rng.NormFloat64()) * float64(sigma))
 		delays = append(delays, d)
 		arr = append(arr, sent{s, t0.Add(time.Duration(s)*20*time.Millisecond + 5*time.Millisecond + d)})
 	}
