@@ -52,9 +52,10 @@ type Options struct {
 	Forget func() error
 	// WrapSink, if not nil, wraps every playback sink the listen unit
 	// opens, before the first frame is written: the echo canceller's
-	// reference tap (it sees exactly what is handed to the device, and
-	// must pass Format, WriteFrame and Close through). Default: none.
-	WrapSink func(audio.Sink) audio.Sink
+	// reference tap (aec.Reference.Wrap: it sees exactly what is handed to
+	// the device, and passes Format, WriteFrame and Close through). An
+	// error fails that open (retried with backoff). Default: none.
+	WrapSink func(audio.Sink) (audio.Sink, error)
 }
 
 // ForgetWindow is how long after the Forget hold a second press confirms.

@@ -25,7 +25,7 @@ type listenDeps struct {
 	open func(*provisioning.Resolved) (audio.Sink, error)
 	// wrap, if not nil, wraps every sink opened (Options.WrapSink: the
 	// echo canceller's reference tap).
-	wrap func(audio.Sink) audio.Sink
+	wrap func(audio.Sink) (audio.Sink, error)
 	// listener returns the current room unit's Listener (nil: none).
 	listener func() *listen.Listener
 	clock    clockwork.Clock
@@ -98,7 +98,12 @@ func (u *listenUnit) open() (audio.Sink, error) {
 		u.mu.Unlock()
 	}
 	if u.d.wrap != nil {
-		s = u.d.wrap(s)
+		w, err := u.d.wrap(s)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open playback %q: %w", u.cfg.Audio.Playback.Device, err)
+		}
+		s = w
 	}
 	return s, nil
 }

@@ -158,7 +158,7 @@ func TestListenFromRealRoom(t *testing.T) {
 	}
 	tp := &tap{}
 	g, err := New(r, Options{Hardware: &SimHardware{log: testLogger(t)}, Log: testLogger(t),
-		WrapSink: func(s audio.Sink) audio.Sink { tp.Sink = s; return tp }})
+		WrapSink: func(s audio.Sink) (audio.Sink, error) { tp.Sink = s; return tp, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
