@@ -232,11 +232,17 @@ func (j *Jitter) Push(p Packet, at time.Time) {
 			j.Push(p, at)
 			return
 		}
-	} else if int16(p.Seq-j.firstSq) < 0 {
-		if int(int16(j.firstSq-p.Seq)) >= jitterSlots {
+	} else if d := int16(p.Seq - j.firstSq); d < 0 {
+		if int(-d) >= jitterSlots {
 			return // far behind what waits to start: stale
 		}
 		j.firstSq = p.Seq
+	} else if int(d) >= jitterSlots {
+		// Nobody pulled while a buffer's worth arrived (the output is
+		// away): start afresh from here.
+		j.reset()
+		j.Push(p, at)
+		return
 	}
 	s := &j.slots[p.Seq%jitterSlots]
 	if s.used && s.seq == p.Seq {

@@ -303,6 +303,30 @@ func TestJitterPauseAndLate(t *testing.T) {
 	}
 }
 
+// TestJitterNobodyPulls: packets that pile up while nobody pulls (the
+// output is away) do not wedge the buffer: once pulled again it plays the
+// latest within the target.
+func TestJitterNobodyPulls(t *testing.T) {
+	pkts := encodeFEC(t, voiced(300*960))
+	j := newJitter(t)
+	t0 := time.Unix(1000, 0)
+	for k := range 300 {
+		j.Push(Packet{Seq: uint16(k), Timestamp: uint32(k * 960), Payload: pkts[k]}, t0.Add(time.Duration(k)*20*time.Millisecond))
+	}
+	buf := make([]float32, 960)
+	played := 0
+	for k := 300; k < 320; k++ {
+		now := t0.Add(time.Duration(k) * 20 * time.Millisecond)
+		j.Push(Packet{Seq: uint16(k), Timestamp: uint32(k * 960), Payload: pkts[k%300]}, now)
+		if j.Pull(now, buf) && dbfs(buf) > -40 {
+			played++
+		}
+	}
+	if played < 15 {
+		t.Errorf("%d of 20 frames played after a pause in pulling; %+v", played, j.Stats())
+	}
+}
+
 func TestJitterConfig(t *testing.T) {
 	for _, c := range []JitterConfig{
 		{Channels: 3, Rate: audio.Rate48k},
