@@ -362,3 +362,51 @@ func TestJitterAllocs(t *testing.T) {
 		t.Errorf("%v allocs per packet, want 0", a)
 	}
 }
+
+// FuzzJitter feeds a Jitter arbitrary packets (sequence and timestamp
+// steps, arrival gaps, payloads) and pulls between them: it never panics,
+// each Pull fills its buffer with finite samples (garbage decodes may pass full scale: the Bus limits them), and the counters stay
+// consistent.
+func FuzzJitter(f *testing.F) {
+	pkts := encodeTone(f, 3)
+	rec := func(dseq int8, dts int16, dat, pulls uint8, payload []byte) []byte {
+		b := []byte{byte(dseq), byte(dts), byte(dts >> 8), dat, pulls, byte(len(payload))}
+		return append(b, payload...)
+	}
+	var seed []byte
+	for i, p := range pkts {
+		seed = append(seed, rec(1, 960/16, 20, 2, p)...)
+		seed = append(seed, rec(int8(-i), -3, 1, 0, p[:len(p)/2])...)
+	}
+	f.Add(seed)
+	f.Add(rec(100, 32767, 255, 9, nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		j := newJitter(t)
+		buf := make([]float32, 480)
+		var seqNo uint16
+		var ts uint32
+		at := time.Unix(1_800_000_000, 0)
+		for len(data) >= 6 {
+			seqNo += uint16(int8(data[0]))
+			ts += uint32(int16(uint16(data[1])|uint16(data[2])<<8)) * 16
+			at = at.Add(time.Duration(data[3]) * time.Millisecond)
+			pulls := int(data[4] % 16)
+			n := min(int(data[5]), len(data)-6)
+			payload := data[6 : 6+n]
+			data = data[6+n:]
+			j.Push(Packet{Seq: seqNo, Timestamp: ts, Payload: payload}, at)
+			for k := range pulls {
+				clear(buf)
+				j.Pull(at.Add(time.Duration(k)*10*time.Millisecond), buf)
+				for _, v := range buf {
+					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+						t.Fatalf("sample %v", v)
+					}
+				}
+			}
+		}
+		if s := j.Stats(); s.Packets < 0 || s.Lost < 0 || s.Target < 0 || j.Queued() > jitterSlots {
+			t.Fatalf("stats %+v, %d queued", s, j.Queued())
+		}
+	})
+}
