@@ -1,0 +1,159 @@
+package aec
+
+import (
+	"math"
+
+	"github.com/onair-gateway/onair/audio/dsp"
+)
+
+// The delay between the reference and its echo in the capture is measured
+// by GCC-PHAT on both signals decimated to 8 kHz: every half second, over
+// the last second, across lags from -20 ms to MaxDelay.
+const (
+	estRate     = 8000
+	estWindow   = estRate     // 1 s of capture
+	estEvery    = estRate / 2 // a measurement every 0.5 s
+	estNegative = estRate / 50
+	// estConfidence is the least ratio of the correlation peak to the
+	// RMS of the correlation over the lags searched for a measurement
+	// to count.
+	estConfidence = 6.0
+	// estActive is the least mean square of the decimated reference over
+	// the window (-60 dBFS) for a measurement to be tried.
+	estActive = 1e-6
+)
+
+// delayEstimator measures the lag between a reference and the capture.
+// Everything is allocated by newDelayEstimator; feed does not allocate.
+type delayEstimator struct {
+	dec    int // decimation factor
+	maxLag int // at estRate
+	fft    *dsp.FFT
+	// mic and ref are rings of decimated samples written at at: mic
+	// holds estWindow of them, ref estWindow+maxLag+estNegative.
+	mic, ref []float32
+	at       int // samples written to both rings so far
+	re, im   []float32
+	acc      struct{ m, r float32 }
+	accN     int
+	since    int // decimated samples since the last measurement
+	filled   int
+}
+
+// newDelayEstimator measures lags up to maxLag samples at rate (a multiple
+// of 8 kHz's divisor: 16 or 48 kHz).
+func newDelayEstimator(rate, maxLag int) *delayEstimator {
+	dec := max(1, rate/estRate)
+	e := &delayEstimator{dec: dec, maxLag: (maxLag + dec - 1) / dec}
+	n := 4
+	for n < 2*estWindow+e.maxLag+estNegative {
+		n *= 2
+	}
+	e.fft, _ = dsp.NewFFT(n) // n is a power of two ≥ 4
+	e.mic = make([]float32, estWindow)
+	e.ref = make([]float32, estWindow+e.maxLag+estNegative)
+	e.re, e.im = make([]float32, n), make([]float32, n)
+	return e
+}
+
+// feed adds one frame of capture (mic, one channel) and the reference at
+// the capture's nominal positions (lag 0). When a measurement is due and
+// confident it returns the lag in samples at the full rate (positive: the
+// echo comes after the reference) and true.
+func (e *delayEstimator) feed(mic, ref []float32) (int, bool) {
+	for i := range mic {
+		e.acc.m += mic[i]
+		e.acc.r += ref[i]
+		if e.accN++; e.accN < e.dec {
+			continue
+		}
+		g := 1 / float32(e.dec)
+		e.mic[e.at%len(e.mic)] = e.acc.m * g
+		e.ref[e.at%len(e.ref)] = e.acc.r * g
+		e.at++
+		e.acc.m, e.acc.r, e.accN = 0, 0, 0
+		e.since++
+		e.filled++
+	}
+	if e.since < estEvery || e.filled < estEvery {
+		return 0, false
+	}
+	e.since = 0
+	return e.measure()
+}
+
+// measure runs GCC-PHAT on the windows.
+func (e *delayEstimator) measure() (int, bool) {
+	var pr float64
+	for _, v := range e.ref {
+		pr += float64(v) * float64(v)
+	}
+	if pr/float64(len(e.ref)) < estActive {
+		return 0, false
+	}
+	// Pack both real signals into one complex transform: mic in the
+	// real part, the reference in the imaginary part.
+	clear(e.re)
+	clear(e.im)
+	unroll(e.re, e.mic, e.at)
+	unroll(e.im, e.ref, e.at)
+	e.fft.Transform(e.re, e.im)
+	n := len(e.re)
+	// Unpack M[k] = (Z[k] + conj Z[n-k]) / 2 and R[k] = (Z[k] - conj
+	// Z[n-k]) / 2i, form conj(M)·R / |conj(M)·R| (PHAT) for every bin.
+	// Bins k and n-k are done together, writing the result in place.
+	for k := 0; k <= n/2; k++ {
+		j := (n - k) & (n - 1)
+		zr, zi, wr, wi := e.re[k], e.im[k], e.re[j], e.im[j]
+		e.re[k], e.im[k] = phat(zr, zi, wr, wi)
+		if j != k {
+			e.re[j], e.im[j] = phat(wr, wi, zr, zi)
+		}
+	}
+	e.fft.Inverse(e.re, e.im)
+	// xc[k] = Σ mic[i]·ref[i+k]: the echo of ref at lag l peaks at
+	// k = maxLag + estNegative - l.
+	top := e.maxLag + estNegative
+	best, bk := float32(-1), 0
+	var ss float64
+	for k := 0; k <= top; k++ {
+		v := e.re[k]
+		ss += float64(v) * float64(v)
+		if v > best {
+			best, bk = v, k
+		}
+	}
+	rms := math.Sqrt(ss / float64(top+1))
+	if rms == 0 || float64(best)/rms < estConfidence {
+		return 0, false
+	}
+	return (top - bk) * e.dec, true
+}
+
+// phat returns conj(M)·R / |conj(M)·R| for the bin whose transform is
+// z = zr+i·zi and whose mirror bin is w = wr+i·wi, where M and R are the
+// spectra of the real and imaginary parts packed into one transform.
+func phat(zr, zi, wr, wi float32) (float32, float32) {
+	mr, mi := (zr+wr)/2, (zi-wi)/2
+	rr, ri := (zi+wi)/2, (wr-zr)/2
+	cr := mr*rr + mi*ri
+	ci := mr*ri - mi*rr
+	a := float32(math.Hypot(float64(cr), float64(ci))) + 1e-12
+	return cr / a, ci / a
+}
+
+// unroll copies ring, of which at samples have been written, into dst
+// oldest first.
+func unroll(dst, ring []float32, at int) {
+	p := at % len(ring)
+	k := copy(dst, ring[p:])
+	copy(dst[k:], ring[:p])
+}
+
+// reset forgets the history, after the reference restarts.
+func (e *delayEstimator) reset() {
+	clear(e.mic)
+	clear(e.ref)
+	e.acc.m, e.acc.r, e.accN = 0, 0, 0
+	e.at, e.since, e.filled = 0, 0, 0
+}
