@@ -16,10 +16,8 @@ const (
 	// estimate (the estimate's 1/8 ms steps, clock drift between two
 	// measurements) still falls inside the causal filter.
 	preDelay = 5 * time.Millisecond
-	// hysteresis is how far a new measurement must move before the
-	// alignment follows it; resetAbove is how far a move must be for the
-	// filter to start again rather than re-adapt.
-	hysteresis = 2 * time.Millisecond
+	// resetAbove is how far a measurement must be from the lag model for
+	// the echo path to count as new: the filter starts again.
 	resetAbove = 10 * time.Millisecond
 	// stall is how far the capture may run past the playback counter
 	// (nothing played) before the alignment starts again when playback
@@ -27,6 +25,15 @@ const (
 	stall = 200 * time.Millisecond
 	// erleSmooth is the time constant of the reported ERLE.
 	erleSmooth = 2 * time.Second
+	// farActive is the reference's mean square above which the far end
+	// counts as playing: -70 dBFS.
+	farActive = 1e-7
+	// convergedDB is the ERLE above which the filter counts as converged;
+	// nearEnd is the power ratio (10 dB) the canceller must remove from a
+	// frame for it to hold echo only: in double talk, a near end as loud
+	// as the echo leaves the frame within 3 dB.
+	convergedDB = 10.0
+	nearEnd     = 10.0
 )
 
 // Stats are a Canceller's counters, for status and metrics.
@@ -39,6 +46,9 @@ type Stats struct {
 	Measured bool
 	// Measurements counts confident delay measurements.
 	Measurements int64
+	// SkewPPM is the measured drift of the playback clock against the
+	// capture clock, in parts per million (positive: playback runs fast).
+	SkewPPM float64
 	// ERLE is the echo return loss enhancement in dB: the capture's
 	// power over the output's while the far end plays, smoothed over 2 s.
 	ERLE float64
@@ -67,7 +77,6 @@ type Canceller struct {
 	mic      []float32 // mic 0 as captured, for the estimator
 	est      *delayEstimator
 	pre      int
-	hyst     int
 	resetLag int
 	stallLen int64
 
@@ -75,8 +84,15 @@ type Canceller struct {
 	haveOff  bool
 	off      int64 // playback position = capture position + off, at lag 0
 	written  int64 // the Reference's count at the last frame
-	lag      int   // measured lag in samples
 	measured bool
+	echoOnly bool // the last frame held only echo (far end alone)
+	// The lag model: lag(p) = lag0 + slope·(p - lagPos), fitted to pts.
+	lag0   float64
+	slope  float64
+	lagPos int64
+	pts    [32]lagPoint
+	npts   int
+	interp *interpTable
 	erleIn   float64
 	erleOut  float64
 	erleA    float64
@@ -85,11 +101,18 @@ type Canceller struct {
 	isMeas  atomic.Bool
 	meas    atomic.Int64
 	erle    atomic.Uint64 // float64 bits
+	skew    atomic.Uint64 // float64 bits, ppm
 	frames  atomic.Int64
 	reject  atomic.Int64
 }
 
 var _ audio.Stage = (*Canceller)(nil)
+
+// lagPoint is one lag measurement, in samples, at a capture position.
+type lagPoint struct {
+	pos int64
+	lag float64
+}
 
 // New builds the canceller for capture frames of format in whose first
 // mics channels are microphones, from cfg (defaults filled on a copy).
@@ -128,7 +151,6 @@ func NewWith(eng Engine, cfg Config, in audio.Format, mics int, ref *Reference) 
 		eng: eng, channels: in.Channels, mics: mics, n: n, rate: in.Rate,
 		aligned:  make([]float32, n),
 		pre:      in.Rate.Samples(preDelay),
-		hyst:     in.Rate.Samples(hysteresis),
 		resetLag: in.Rate.Samples(resetAbove),
 		stallLen: int64(in.Rate.Samples(stall)),
 		erleA:    1 - math.Exp(-float64(n)/float64(in.Rate.Samples(erleSmooth))),
@@ -142,6 +164,7 @@ func NewWith(eng Engine, cfg Config, in audio.Format, mics int, ref *Reference) 
 		c.nominal = make([]float32, n)
 		c.mic = make([]float32, n)
 		c.est = newDelayEstimator(int(in.Rate), in.Rate.Samples(cfg.MaxDelay.D()))
+		c.interp = newInterpTable()
 	}
 	return c, nil
 }
@@ -180,27 +203,41 @@ func (c *Canceller) Process(dst, src *audio.Frame) {
 		pin += float64(v) * float64(v)
 		pref += float64(c.aligned[i]) * float64(c.aligned[i])
 	}
+	if !c.measured {
+		// No echo path yet: the frame passes untouched, and the filter
+		// starts at the right alignment once the delay is known.
+		c.echoOnly = pref/float64(c.n) > farActive
+		c.frames.Add(1)
+		return
+	}
 	c.eng.Cancel(dst.Samples, c.channels, c.aligned)
 	for i := range c.n {
 		v := dst.Samples[i*c.channels]
 		pout += float64(v) * float64(v)
 	}
-	if pref/float64(c.n) > 1e-7 { // the far end plays (above -70 dBFS)
+	c.echoOnly = false
+	if pref/float64(c.n) > farActive {
 		c.erleIn += c.erleA * (pin - c.erleIn)
 		c.erleOut += c.erleA * (pout - c.erleOut)
+		erle := 0.0
 		if c.erleOut > 0 && c.erleIn > 0 {
-			c.erle.Store(math.Float64bits(10 * math.Log10(c.erleIn/c.erleOut)))
+			erle = 10 * math.Log10(c.erleIn/c.erleOut)
+			c.erle.Store(math.Float64bits(erle))
 		}
+		// While the filter has not converged everything is echo; after,
+		// a frame the canceller took at least nearEndDB from holds no
+		// near end worth counting as voice.
+		c.echoOnly = erle < convergedDB || pout*nearEnd < pin
 	}
 	c.frames.Add(1)
 }
 
 // alignPlayback reads the reference for src from the Reference: the
-// played sample at src.Pos + off - lag + preDelay (the reference leads its
-// echo by preDelay), where off maps the
-// capture counter onto the playback counter (set when playback starts)
-// and lag is the measured delay. It feeds the estimator with mic 0 and the
-// reference at lag 0.
+// played signal at src.Pos + off - lag(src.Pos) + preDelay (the reference
+// leads its echo by preDelay), interpolated at the capture clock's pace,
+// where off maps the capture counter onto the playback counter (set when
+// playback starts) and lag is the measured delay and drift. It feeds the
+// estimator with mic 0 and the reference at lag 0.
 func (c *Canceller) alignPlayback(src *audio.Frame) {
 	epoch, written := c.ref.state()
 	end := src.Pos + int64(c.n)
@@ -227,26 +264,77 @@ func (c *Canceller) alignPlayback(src *audio.Frame) {
 	}
 	c.written = written
 	c.ref.read(c.nominal, src.Pos+c.off)
-	c.ref.read(c.aligned, src.Pos+c.off-int64(c.lag-c.pre))
 	for i := range c.mic {
 		c.mic[i] = src.Samples[i*c.channels]
 	}
-	lag, ok := c.est.feed(c.mic, c.nominal)
-	if !ok {
-		return
+	if lag, ok := c.est.feed(c.mic, c.nominal); ok {
+		// The measurement is the mean lag over the estimator's window,
+		// which ends with this frame.
+		c.measure(end-int64(c.est.window()/2), lag)
 	}
-	c.meas.Add(1)
-	d := lag - c.lag
-	if c.measured && d < c.hyst && d > -c.hyst {
-		return
-	}
-	if !c.measured || d >= c.resetLag || d <= -c.resetLag {
-		c.eng.Reset()
-	}
-	c.lag, c.measured = lag, true
-	c.isMeas.Store(true)
-	c.delayNS.Store(int64(c.rate.Duration(lag)))
+	// The echo at capture position p comes from played sample
+	// p + off - lag(p); the reference leads it by preDelay.
+	lag := c.lagAt(src.Pos)
+	q0 := float64(src.Pos+c.off+int64(c.pre)) - lag
+	c.ref.readFrac(c.aligned, q0, 1-c.slope, c.interp)
 }
+
+// maxSkew bounds the drift the alignment follows: 1000 ppm, far beyond
+// any pair of crystal clocks.
+const maxSkew = 1e-3
+
+// lagAt is the modelled lag at capture position p.
+func (c *Canceller) lagAt(p int64) float64 {
+	return c.lag0 + c.slope*float64(p-c.lagPos)
+}
+
+// measure takes a confident lag measurement at capture position p into
+// the model: a straight line fitted to the measurements since the echo
+// path was found, whose slope is the drift between the clocks. A
+// measurement far from the model starts a new path and resets the engine.
+func (c *Canceller) measure(p int64, lag float64) {
+	c.meas.Add(1)
+	if c.measured && math.Abs(lag-c.lagAt(p)) > float64(c.resetLag) {
+		c.measured = false
+	}
+	if !c.measured {
+		c.eng.Reset()
+		c.npts = 0
+		c.erleIn, c.erleOut = 0, 0
+		c.measured = true
+		c.isMeas.Store(true)
+	}
+	c.pts[c.npts%len(c.pts)] = lagPoint{p, lag}
+	c.npts++
+	n := min(c.npts, len(c.pts))
+	// Least squares on positions relative to p.
+	var sx, sy, sxx, sxy, span float64
+	for _, q := range c.pts[:n] {
+		x := float64(q.pos - p)
+		span = max(span, -x)
+		sx += x
+		sy += q.lag
+		sxx += x * x
+		sxy += x * q.lag
+	}
+	fn := float64(n)
+	c.lagPos, c.lag0, c.slope = p, sy/fn, 0
+	if den := fn*sxx - sx*sx; n >= 3 && span >= float64(c.rate) { // 3 points over 1 s or more
+		s := (fn*sxy - sx*sy) / den
+		if s > -maxSkew && s < maxSkew {
+			c.slope = s
+			c.lag0 = (sy - s*sx) / fn
+		}
+	}
+	c.delayNS.Store(int64(c.lag0 * 1e9 / float64(c.rate)))
+	c.skew.Store(math.Float64bits(-c.slope * 1e6))
+}
+
+// EchoOnly reports whether the last frame Process took held only echo:
+// the far end played and the canceller removed most of the frame (or has
+// not converged yet). The voice chain then holds its AGC and DOA
+// (dsp.Chain.SetEchoOnly). Call it from the goroutine that calls Process.
+func (c *Canceller) EchoOnly() bool { return c.echoOnly }
 
 // Stats returns the canceller's counters. Safe from any goroutine.
 func (c *Canceller) Stats() Stats {
@@ -254,6 +342,7 @@ func (c *Canceller) Stats() Stats {
 		Delay:        time.Duration(c.delayNS.Load()),
 		Measured:     c.isMeas.Load(),
 		Measurements: c.meas.Load(),
+		SkewPPM:      math.Float64frombits(c.skew.Load()),
 		ERLE:         math.Float64frombits(c.erle.Load()),
 		Frames:       c.frames.Load(),
 		Rejected:     c.reject.Load(),

@@ -7,12 +7,12 @@ import (
 )
 
 // The delay between the reference and its echo in the capture is measured
-// by GCC-PHAT on both signals decimated to 8 kHz: every half second, over
-// the last second, across lags from -20 ms to MaxDelay.
+// by GCC-PHAT on both signals decimated to 8 kHz: every quarter second,
+// over the last second, across lags from -20 ms to MaxDelay.
 const (
 	estRate     = 8000
 	estWindow   = estRate     // 1 s of capture
-	estEvery    = estRate / 2 // a measurement every 0.5 s
+	estEvery    = estRate / 4 // a measurement every 0.25 s
 	estNegative = estRate / 50
 	// estConfidence is the least ratio of the correlation peak to the
 	// RMS of the correlation over the lags searched for a measurement
@@ -33,6 +33,11 @@ type delayEstimator struct {
 	// holds estWindow of them, ref estWindow+maxLag+estNegative.
 	mic, ref []float32
 	at       int // samples written to both rings so far
+	// micF and refF are the same at the full rate, written at atF, for
+	// the fine measurement; linM and linR are scratch for unrolling them.
+	micF, refF []float32
+	atF        int
+	linM, linR []float32
 	re, im   []float32
 	acc      struct{ m, r float32 }
 	accN     int
@@ -53,6 +58,10 @@ func newDelayEstimator(rate, maxLag int) *delayEstimator {
 	e.mic = make([]float32, estWindow)
 	e.ref = make([]float32, estWindow+e.maxLag+estNegative)
 	e.re, e.im = make([]float32, n), make([]float32, n)
+	e.micF = make([]float32, estWindow*dec)
+	e.refF = make([]float32, (estWindow+e.maxLag+estNegative)*dec)
+	e.linM = make([]float32, len(e.micF))
+	e.linR = make([]float32, len(e.refF))
 	return e
 }
 
@@ -60,8 +69,11 @@ func newDelayEstimator(rate, maxLag int) *delayEstimator {
 // the capture's nominal positions (lag 0). When a measurement is due and
 // confident it returns the lag in samples at the full rate (positive: the
 // echo comes after the reference) and true.
-func (e *delayEstimator) feed(mic, ref []float32) (int, bool) {
+func (e *delayEstimator) feed(mic, ref []float32) (float64, bool) {
 	for i := range mic {
+		e.micF[e.atF%len(e.micF)] = mic[i]
+		e.refF[e.atF%len(e.refF)] = ref[i]
+		e.atF++
 		e.acc.m += mic[i]
 		e.acc.r += ref[i]
 		if e.accN++; e.accN < e.dec {
@@ -79,10 +91,59 @@ func (e *delayEstimator) feed(mic, ref []float32) (int, bool) {
 		return 0, false
 	}
 	e.since = 0
-	return e.measure()
+	coarse, ok := e.measure()
+	if !ok {
+		return 0, false
+	}
+	return e.refine(coarse), true
 }
 
-// measure runs GCC-PHAT on the windows.
+// fineSpan is how far around the coarse lag, in full-rate samples, the
+// fine measurement looks: more than the decimation's step.
+const fineSpan = 8
+
+// refine returns the lag near coarse (full-rate samples) to a fraction of
+// a sample: the plain cross-correlation of the full-rate windows at each
+// lag within fineSpan, its peak refined by a parabola. Successive fine
+// lags show the drift between the two clocks.
+func (e *delayEstimator) refine(coarse int) float64 {
+	unroll(e.linM, e.micF, e.atF)
+	unroll(e.linR, e.refF, e.atF)
+	top := (e.maxLag + estNegative) * e.dec
+	corr := func(l int) float64 {
+		k := top - l
+		if k < 0 || k+len(e.linM) > len(e.linR) {
+			return math.Inf(-1)
+		}
+		r := e.linR[k : k+len(e.linM)]
+		var s float32
+		for i, v := range e.linM {
+			s += v * r[i]
+		}
+		return float64(s)
+	}
+	best, bl := math.Inf(-1), coarse
+	var c [2*fineSpan + 1]float64
+	for j := range c {
+		c[j] = corr(coarse - fineSpan + j)
+		if c[j] > best {
+			best, bl = c[j], coarse-fineSpan+j
+		}
+	}
+	j := bl - (coarse - fineSpan)
+	if j == 0 || j == len(c)-1 {
+		return float64(bl)
+	}
+	a, b, d := c[j-1], c[j], c[j+1]
+	den := a - 2*b + d
+	if den >= 0 {
+		return float64(bl)
+	}
+	return float64(bl) + 0.5*(a-d)/den
+}
+
+// measure runs GCC-PHAT on the decimated windows and returns the lag in
+// full-rate samples.
 func (e *delayEstimator) measure() (int, bool) {
 	var pr float64
 	for _, v := range e.ref {
@@ -154,6 +215,12 @@ func unroll(dst, ring []float32, at int) {
 func (e *delayEstimator) reset() {
 	clear(e.mic)
 	clear(e.ref)
+	clear(e.micF)
+	clear(e.refF)
 	e.acc.m, e.acc.r, e.accN = 0, 0, 0
-	e.at, e.since, e.filled = 0, 0, 0
+	e.at, e.atF, e.since, e.filled = 0, 0, 0, 0
 }
+
+// window returns the span of capture a measurement covers, in full-rate
+// samples.
+func (e *delayEstimator) window() int { return len(e.micF) }

@@ -60,13 +60,14 @@ static onair_aec *onair_aec_new(int mics, int n, int tail, int rate, int mc, int
 		SpeexPreprocessState *p = speex_preprocess_state_init(n, rate);
 		if (!p) { onair_aec_free(a); return NULL; }
 		a->pre[m] = p;
-		// Only the residual echo suppression: the preprocessor applies
-		// its gains only with denoise on, so noise suppression is on at
-		// 0 dB (no attenuation); no AGC or dereverb (and the VAD stays off), which the
-		// chain does its own way.
-		int on = 1, off = 0, zero = 0;
+		// The residual echo suppression. The preprocessor applies its
+		// gains only with denoise on, so noise suppression is on at
+		// speex's default, 15 dB: measured, it takes the residual echo
+		// the filter leaves 5..10 dB lower than 0 dB does. No AGC or
+		// dereverb (and the VAD stays off): the chain does its own.
+		int on = 1, off = 0, noise = -15;
 		speex_preprocess_ctl(p, SPEEX_PREPROCESS_SET_DENOISE, &on);
-		speex_preprocess_ctl(p, SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, &zero);
+		speex_preprocess_ctl(p, SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, &noise);
 		speex_preprocess_ctl(p, SPEEX_PREPROCESS_SET_AGC, &off);
 		speex_preprocess_ctl(p, SPEEX_PREPROCESS_SET_DEREVERB, &off);
 		speex_preprocess_ctl(p, SPEEX_PREPROCESS_SET_ECHO_SUPPRESS, &suppress);

@@ -112,10 +112,12 @@ var _ Chain = (*aecChain)(nil)
 func (a *aecChain) Process(dst, src *audio.Frame) {
 	if len(src.Samples) != len(a.tmp.Samples) {
 		a.aec.Process(src, src)
+		a.chain.SetEchoOnly(false)
 		a.chain.Process(dst, src)
 		return
 	}
 	a.aec.Process(a.tmp, src)
+	a.chain.SetEchoOnly(a.aec.EchoOnly())
 	a.chain.Process(dst, a.tmp)
 }
 
