@@ -87,15 +87,15 @@ type Canceller struct {
 	measured bool
 	echoOnly bool // the last frame held only echo (far end alone)
 	// The lag model: lag(p) = lag0 + slope·(p - lagPos), fitted to pts.
-	lag0   float64
-	slope  float64
-	lagPos int64
-	pts    [32]lagPoint
-	npts   int
-	interp *interpTable
-	erleIn   float64
-	erleOut  float64
-	erleA    float64
+	lag0    float64
+	slope   float64
+	lagPos  int64
+	pts     [32]lagPoint
+	npts    int
+	interp  *interpTable
+	erleIn  float64
+	erleOut float64
+	erleA   float64
 
 	delayNS atomic.Int64
 	isMeas  atomic.Bool

@@ -38,11 +38,11 @@ type delayEstimator struct {
 	micF, refF []float32
 	atF        int
 	linM, linR []float32
-	re, im   []float32
-	acc      struct{ m, r float32 }
-	accN     int
-	since    int // decimated samples since the last measurement
-	filled   int
+	re, im     []float32
+	acc        struct{ m, r float32 }
+	accN       int
+	since      int // decimated samples since the last measurement
+	filled     int
 }
 
 // newDelayEstimator measures lags up to maxLag samples at rate (a multiple
