@@ -293,6 +293,9 @@ func (c *Canceller) lagAt(p int64) float64 {
 // path was found, whose slope is the drift between the clocks. A
 // measurement far from the model starts a new path and resets the engine.
 func (c *Canceller) measure(p int64, lag float64) {
+	if math.IsNaN(lag) || math.IsInf(lag, 0) {
+		return
+	}
 	c.meas.Add(1)
 	if c.measured && math.Abs(lag-c.lagAt(p)) > float64(c.resetLag) {
 		c.measured = false

@@ -101,7 +101,7 @@ func (r *echoRig) next(t testing.TB) *audio.Frame {
 // the echo removed, for delays inside and outside the filter's tail.
 func TestCancellerMeasuresDelay(t *testing.T) {
 	far := speech(t)
-	for _, d := range []int{480, 1234, 9000} {
+	for _, d := range []int{0, 480, 1234, 9000} {
 		ref := NewReference(audio.Rate48k)
 		c, err := New(Config{}, fmt4, 4, ref)
 		if err != nil {

@@ -136,7 +136,9 @@ func (e *delayEstimator) refine(coarse int) float64 {
 	}
 	a, b, d := c[j-1], c[j], c[j+1]
 	den := a - 2*b + d
-	if den >= 0 {
+	if math.IsInf(a, 0) || math.IsInf(d, 0) || !(den < 0) {
+		// A neighbour beyond the windows (a lag at the edge of the
+		// search), or no peak: the whole sample.
 		return float64(bl)
 	}
 	return float64(bl) + 0.5*(a-d)/den

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -255,24 +257,19 @@ func TestAECFarEnd(t *testing.T) {
 		t.Run(c.extra.String()+"/"+ppm(c.skew), func(t *testing.T) {
 			out, st := echoRun{aec: true, far: far, extra: c.extra, skew: c.skew, dur: dur}.run(t)
 			erle := 10 * math.Log10(off[c.skew]/power(out, convergence))
-			t.Logf("off %.1f dBFS, ERLE %.1f dB; measured delay %v (%d measurements), canceller's ERLE %.1f dB",
-				10*math.Log10(off[c.skew]), erle, st.Delay, st.Measurements, st.ERLE)
+			t.Logf("off %.1f dBFS, ERLE %.1f dB; measured delay %v, skew %.1f ppm (%d measurements), canceller's ERLE %.1f dB",
+				10*math.Log10(off[c.skew]), erle, st.Delay, st.SkewPPM, st.Measurements, st.ERLE)
 			if erle < 25 {
 				t.Errorf("the device's output is %.1f dB quieter with AEC, want ≥ 25", erle)
+			}
+			if math.Abs(st.SkewPPM-c.skew) > 3 {
+				t.Errorf("measured skew %.1f ppm, want %v", st.SkewPPM, c.skew)
 			}
 		})
 	}
 }
 
-func ppm(v float64) string {
-	return map[bool]string{true: "+", false: ""}[v > 0] + conf.Duration(0).String()[:0] + ftoa(v) + "ppm"
-}
-
-func ftoa(v float64) string { return string(append([]byte(nil), []byte(formatFloat(v))...)) }
-
-func formatFloat(v float64) string {
-	return map[float64]string{0: "0", 50: "50", -50: "-50"}[v]
-}
+func ppm(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "ppm" }
 
 // TestAECDoubleTalk is issue 12's double-talk requirement: near-end speech
 // while far-end speech plays keeps an envelope correlation of at least 0.8
@@ -302,3 +299,68 @@ func TestAECDoubleTalk(t *testing.T) {
 		t.Errorf("double talk: envelope correlation %.3f, want ≥ 0.8", r)
 	}
 }
+
+// TestSpeakAECAllocs checks that the speak stage with echo cancellation
+// allocates nothing per frame, and that a bad aec config names its field.
+func TestSpeakAECAllocs(t *testing.T) {
+	var proc dsp.Config
+	proc.SetDefaults(4, true)
+	var oc opus.Config
+	oc.SetDefaults()
+	ref := aec.NewReference(audio.Rate48k)
+	if _, err := NewSpeak(proc, echoGeom, echoFormat, oc, WithAEC(aec.Config{Enabled: conf.Ptr(true), Loopback: []int{7}}, ref)); err == nil || !strings.Contains(err.Error(), "audio.aec.loopback[0]") {
+		t.Errorf("bad loopback: %v", err)
+	}
+	sp, err := NewSpeak(proc, echoGeom, echoFormat, oc, WithAEC(aec.Config{Enabled: conf.Ptr(true)}, ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if sp.AEC == nil || sp.Stage() == Chain(sp.Chain) {
+		t.Fatal("AEC enabled but not in the stage")
+	}
+	sink, err := ref.Wrap(discard{audio.Format{Channels: 1, Rate: audio.Rate48k, Period: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := loadSpeech(t, 0, 0.3)
+	play := audio.NewFrame(1, audio.Rate48k, 10*time.Millisecond)
+	in := audio.NewFrame(4, audio.Rate48k, 10*time.Millisecond)
+	out := audio.NewFrame(1, audio.Rate48k, 10*time.Millisecond)
+	k := 0
+	step := func() {
+		copy(play.Samples, far[(k*480)%(len(far)-480):])
+		if err := sink.WriteFrame(play); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 480 {
+			for m := range 4 {
+				in.Samples[i*4+m] = 0.5 * play.Samples[i]
+			}
+		}
+		in.Pos = int64(k * 480)
+		k++
+		sp.Stage().Process(out, in)
+	}
+	for range 100 {
+		step()
+	}
+	if n := testing.AllocsPerRun(100, step); n != 0 {
+		t.Errorf("%v allocations per frame, want 0", n)
+	}
+	plain, err := NewSpeak(proc, echoGeom, echoFormat, oc, WithAEC(aec.Config{Enabled: conf.Ptr(false)}, ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if plain.AEC != nil || plain.Stage() != Chain(plain.Chain) {
+		t.Error("AEC disabled but in the stage")
+	}
+}
+
+// discard is a sink that takes every frame at once.
+type discard struct{ f audio.Format }
+
+func (d discard) Format() audio.Format          { return d.f }
+func (d discard) WriteFrame(*audio.Frame) error { return nil }
+func (d discard) Close() error                  { return nil }
