@@ -12,9 +12,9 @@ import (
 
 const (
 	// preDelay is how far the reference is moved earlier than the
-	// measured delay, so that an echo arriving slightly before the
-	// estimate (the estimate's 1/8 ms steps, clock drift between two
-	// measurements) still falls inside the causal filter.
+	// measured delay (at most half the delay), so that an echo arriving
+	// slightly before the estimate (a measurement's error, clock drift
+	// between two measurements) still falls inside the causal filter.
 	preDelay = 5 * time.Millisecond
 	// resetAbove is how far a measurement must be from the lag model for
 	// the echo path to count as new: the filter starts again.
@@ -92,6 +92,7 @@ type Canceller struct {
 	lagPos  int64
 	pts     [32]lagPoint
 	npts    int
+	lead    float64 // how far the reference leads its echo, in samples
 	interp  *interpTable
 	erleIn  float64
 	erleOut float64
@@ -275,7 +276,7 @@ func (c *Canceller) alignPlayback(src *audio.Frame) {
 	// The echo at capture position p comes from played sample
 	// p + off - lag(p); the reference leads it by preDelay.
 	lag := c.lagAt(src.Pos)
-	q0 := float64(src.Pos+c.off+int64(c.pre)) - lag
+	q0 := float64(src.Pos+c.off) + c.lead - lag
 	c.ref.readFrac(c.aligned, q0, 1-c.slope, c.interp)
 }
 
@@ -329,6 +330,9 @@ func (c *Canceller) measure(p int64, lag float64) {
 			c.lag0 = (sy - s*sx) / fn
 		}
 	}
+	// The reference leads its echo by preDelay, or by half the delay
+	// when that is shorter: what is not played yet cannot lead.
+	c.lead = math.Max(0, math.Min(float64(c.pre), math.Floor(c.lag0/2)))
 	c.delayNS.Store(int64(c.lag0 * 1e9 / float64(c.rate)))
 	c.skew.Store(math.Float64bits(-c.slope * 1e6))
 }

@@ -34,7 +34,8 @@
 // fitted through the measurements gives the delay and the drift between
 // the playback and capture clocks (Stats.Delay, Stats.SkewPPM); the
 // reference is read at that line's positions (a 16-tap windowed-sinc
-// interpolator), 5 ms ahead of its echo so that the filter stays causal.
+// interpolator), 5 ms (at most half the delay) ahead of its echo so that
+// the filter stays causal.
 // Until the first measurement the capture passes untouched; a measurement
 // more than 10 ms off the line (a new echo path) restarts the filter. A new
 // Wrap (the playback device reopened), or playback resuming after a stall

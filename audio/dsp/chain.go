@@ -47,7 +47,7 @@ type Chain struct {
 	fader    *Fader
 	zero     []float32   // a silent capture frame, used in place of an invalid one
 	views    [][]float32 // the mics' samples of the current frame, for the DOA
-	echoOnly bool // SetEchoOnly: the frame holds only residual echo
+	echoOnly bool        // SetEchoOnly: the frame holds only residual echo
 	voice    atomic.Bool
 	invalid  atomic.Uint64
 	rejected atomic.Uint64
