@@ -323,7 +323,7 @@ func (c *Canceller) measure(p int64, lag float64) {
 	}
 	fn := float64(n)
 	c.lagPos, c.lag0, c.slope = p, sy/fn, 0
-	if den := fn*sxx - sx*sx; n >= 3 && span >= float64(c.rate) { // 3 points over 1 s or more
+	if den := fn*sxx - sx*sx; n >= 3 && span >= float64(c.rate)/2 { // 3 points over 0.5 s or more
 		s := (fn*sxy - sx*sy) / den
 		if s > -maxSkew && s < maxSkew {
 			c.slope = s
