@@ -41,6 +41,13 @@ type Profile struct {
 	// Music marks line-level stereo boards: the Opus defaults become stereo,
 	// application audio, 128 kbit/s.
 	Music bool
+	// EchoCancel turns echo cancellation (audio.aec) on by default: mic
+	// arrays with an output a loudspeaker plays from.
+	EchoCancel bool
+	// Loopback lists the capture channels that carry the playback,
+	// looped back in hardware, for the echo canceller's reference
+	// (audio.aec.loopback).
+	Loopback []int
 	// Controls are the board's buttons, LEDs and ring.
 	Controls gpio.Config
 }
@@ -58,6 +65,7 @@ func Profiles() map[string]Profile {
 			Capture:     alsaconf.Config{Device: "sim", Channels: 4, Format: alsaconf.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeCircular, Mics: 4, Radius: 0.0325},
 			Beam:        dsp.BeamDOA,
+			EchoCancel:  true, // its speaker (sim.Board.Speaker)
 			Controls: gpio.Config{
 				Buttons: []gpio.ButtonConfig{{Name: "ptt", Pin: "GPIO17", Mode: gpio.ModePTT}},
 				LEDs: []gpio.LEDConfig{
@@ -74,6 +82,7 @@ func Profiles() map[string]Profile {
 			Capture:     alsaconf.Config{Device: "plughw:CARD=seeed2micvoicec,DEV=0", Channels: 2, Format: alsaconf.S16LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeLinear, Mics: 2, Spacing: 0.058},
 			Beam:        dsp.BeamFixed,
+			EchoCancel:  true, // the WM8960's speaker and headphone outputs
 			Controls: gpio.Config{
 				Buttons: []gpio.ButtonConfig{{Name: "ptt", Pin: "GPIO17", Mode: gpio.ModePTT}},
 				Ring:    &gpio.RingConfig{SPI: "SPI0.0", LEDs: 3},
@@ -98,6 +107,8 @@ func Profiles() map[string]Profile {
 			Capture:     alsaconf.Config{Device: "hw:CARD=seeed8micvoicec,DEV=0", Channels: 8, Format: alsaconf.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeCircular, Mics: 6, Radius: 0.0463},
 			Beam:        dsp.BeamDOA,
+			EchoCancel:  true,        // the AC101's output
+			Loopback:    []int{6, 7}, // the AC108's playback references
 			Controls: gpio.Config{
 				Ring: &gpio.RingConfig{SPI: "SPI0.1", LEDs: 12, PowerPin: "GPIO5"},
 			},

@@ -53,6 +53,7 @@
 // independent noise a beamformer can only average.
 //
 // Channels beyond the mics (the 6-mic board's two playback references) carry
+// what the speaker plays once it has opened (see below), else
 // Options.Reference, looped, or silence. Every sample is clipped to ±1, as an
 // ADC would.
 //
