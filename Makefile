@@ -10,11 +10,11 @@ STATICCHECK_VERSION := v0.8.2
 export ONAIR_LIVEKIT_SERVER ?= $(BIN)/server
 export PATH := $(BIN):$(PATH)
 
-# Debian / Raspberry Pi OS packages: build (pkg-config, libopus, libasound)
+# Debian / Raspberry Pi OS packages: build (pkg-config, libopus, libasound, libspeexdsp)
 # and the browser listener of the interop tests (chromium; Node.js and npm
 # are installed from Debian only when no node is on the PATH, since a
 # NodeSource node bundles its own npm, which Debian's npm conflicts with).
-APT_BUILD := pkg-config libopus-dev libasound2-dev gcc
+APT_BUILD := pkg-config libopus-dev libasound2-dev libspeexdsp-dev gcc
 APT_TEST  := chromium mosquitto
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

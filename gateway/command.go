@@ -178,7 +178,7 @@ func (g *Gateway) do(req request) error {
 		u.start()
 		g.update("command join")
 	case CmdRestart:
-		return g.applyWith(g.cfg, changes{speak: true, room: !g.left, controls: true})
+		return g.applyWith(g.cfg, changes{speak: true, room: !g.left, controls: true, listen: true})
 	default:
 		return fmt.Errorf("gateway: unknown command %d", c.Kind)
 	}
@@ -189,6 +189,9 @@ func (g *Gateway) apply(r *provisioning.Resolved) error {
 	ch := plan(g.cfg, r)
 	// Out of the room by command: a new room config waits for the join.
 	ch.room = ch.room && !g.left
+	// The simulated speaker belongs to the board: a new board, a new
+	// speaker.
+	ch.listen = ch.listen || ch.speak && r.Board.Profile == "sim"
 	return g.applyWith(r, ch)
 }
 
@@ -201,6 +204,7 @@ func (g *Gateway) applyWith(r *provisioning.Resolved, ch changes) error {
 	var nuSpeak *speakUnit
 	var nuRoom *roomUnit
 	var nuCtl *controlsUnit
+	var nuListen *listenUnit
 	deadline := func() time.Time { return g.clock.Now().Add(applyStopBudget) }
 	speakHalted := false // the running speak unit let go of a busy device
 	discard := func() {
@@ -212,6 +216,9 @@ func (g *Gateway) applyWith(r *provisioning.Resolved, ch changes) error {
 		}
 		if nuCtl != nil {
 			_ = nuCtl.stop(deadline())
+		}
+		if nuListen != nil {
+			_ = nuListen.stop(deadline())
 		}
 	}
 	kept := func(section string, err error) error {
@@ -232,6 +239,12 @@ func (g *Gateway) applyWith(r *provisioning.Resolved, ch changes) error {
 		if nuRoom, err = newRoomUnit(g.roomDeps(), roomViewOf(r)); err != nil {
 			discard()
 			return fmt.Errorf("room: %w", err)
+		}
+	}
+	if ch.listen && r.Audio.Playback.On() {
+		if nuListen, err = newListenUnit(g.listenDeps(), listenViewOf(r)); err != nil {
+			discard()
+			return err
 		}
 	}
 	// A device that can be opened once (an ALSA card, a GPIO line) is busy
@@ -267,6 +280,25 @@ func (g *Gateway) applyWith(r *provisioning.Resolved, ch changes) error {
 		}
 	}
 
+	// The output is proven after the capture: the simulated board's
+	// speaker is the new board's. A card opened once is let go first.
+	listenHalted := false
+	if nuListen != nil {
+		if err := nuListen.openSink(); err != nil {
+			if !busy(err) || g.listen == nil {
+				return kept("audio.playback", err)
+			}
+			if err := g.listen.stop(deadline()); err != nil {
+				g.log.Warn("listen stop", "err", err)
+			}
+			listenHalted = true
+			if err := nuListen.openSink(); err != nil {
+				g.restartListen(old)
+				return kept("audio.playback", err)
+			}
+		}
+	}
+
 	// 2. Swap: stop each old unit and start its replacement. Nothing here
 	// fails for config reasons.
 	var applied []string
@@ -288,6 +320,18 @@ func (g *Gateway) applyWith(r *provisioning.Resolved, ch changes) error {
 		g.ptt = map[string]bool{}
 		nuCtl.start()
 		applied = append(applied, "controls")
+	}
+	if ch.listen {
+		if g.listen != nil && !listenHalted {
+			if err := g.listen.stop(deadline()); err != nil {
+				g.log.Warn("listen stop", "err", err)
+			}
+		}
+		g.listen = nuListen
+		if nuListen != nil {
+			nuListen.start()
+		}
+		applied = append(applied, "listen path")
 	}
 	if ch.encoder {
 		enc := g.speak.enc
@@ -315,6 +359,19 @@ func (g *Gateway) applyWith(r *provisioning.Resolved, ch changes) error {
 	g.log.Info("config applied", "restarted", applied)
 	g.update("config applied")
 	return nil
+}
+
+// restartListen starts the listen unit of old again after the new one
+// failed where the old had to let go of its output first.
+func (g *Gateway) restartListen(old *provisioning.Resolved) {
+	g.listen = nil
+	u, err := newListenUnit(g.listenDeps(), listenViewOf(old))
+	if err != nil {
+		g.log.Error("listen path lost", "err", err)
+		return
+	}
+	g.listen = u
+	u.start()
 }
 
 // restoreControls opens the controls of old again after the new ones

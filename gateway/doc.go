@@ -14,6 +14,14 @@
 //     encoder the supervisor adapts, the clock, and state and event funcs.
 //   - controlsUnit: buttons, LEDs and ring. Needs the Hardware, the clock
 //     and the channel for button events.
+//   - listenUnit (audio.playback on): the listen path, driven by the
+//     output's blocking WriteFrame. Each room unit keeps a net/room/listen
+//     Listener (a jitter buffer per remote track, the device's own identity
+//     skipped: mix-minus); the listen unit pulls the current one each
+//     period, mixes with headroom and writes to the output, reopening a
+//     vanished output with backoff. Needs a playback opener
+//     (Hardware.OpenSink), Options.WrapSink (the echo canceller's
+//     reference tap), the current Listener and the clock.
 //
 // Views (views.go) say which fields each unit uses; Apply compares them
 // whole, so exactly the units whose view changed restart, and a new bitrate,
@@ -23,7 +31,7 @@
 //
 // # Hardware
 //
-// Hardware opens a board's capture and controls. Hardware with more to
+// Hardware opens a board's capture, playback and controls. Hardware with more to
 // offer implements optional interfaces, checked where they are used, as
 // periph does for pins: Presser (commands press buttons), Scripter (plays
 // a button script) and ButtonWaker (button waits nothing else interrupts).
@@ -41,6 +49,7 @@
 //
 // One injected clockwork.Clock (Options.Clock) times everything: the loop's
 // tickers, gesture windows, the capture backoff, stop deadlines, the room
-// supervisor and the buttons and LEDs. Only the simulated capture paces
-// itself on the real clock, as a sound card does.
+// supervisor and the buttons and LEDs. Only the simulated capture and
+// speaker pace themselves on the real clock, as a sound card does, and the
+// jitter buffers time packets and playout by the real clock too.
 package gateway

@@ -12,11 +12,13 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
 	"github.com/onair-gateway/onair/audio/pipeline"
 	"github.com/onair-gateway/onair/hw/gpio"
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/room/listen"
 	"github.com/onair-gateway/onair/provisioning"
 )
 
@@ -48,6 +50,12 @@ type Options struct {
 	// and runs the config file alone (gateway/provision). nil: the device
 	// says there is nothing to forget.
 	Forget func() error
+	// WrapSink, if not nil, wraps every playback sink the listen unit
+	// opens, before the first frame is written: the echo canceller's
+	// reference tap (aec.Reference.Wrap: it sees exactly what is handed to
+	// the device, and passes Format, WriteFrame and Close through). An
+	// error fails that open (retried with backoff). Default: none.
+	WrapSink func(audio.Sink) (audio.Sink, error)
 }
 
 // ForgetWindow is how long after the Forget hold a second press confirms.
@@ -77,6 +85,9 @@ type Status struct {
 	DOA       float64              `json:"doa_deg"`
 	DOAConf   float64              `json:"doa_confidence"`
 	Capture   string               `json:"capture"`
+	// Listen is the listen path: playback and each remote participant's
+	// jitter buffer.
+	Listen ListenStatus `json:"listen"`
 }
 
 // Gateway is the state machine that ties hardware, audio, room and status
@@ -97,6 +108,7 @@ type Gateway struct {
 	encRef   encoderRef
 	room     roomRef
 	speak    *speakUnit
+	listen   *listenUnit // nil while audio.playback is off
 	controls *controlsUnit
 	gestures *gestures
 
@@ -181,6 +193,19 @@ func (g *Gateway) roomDeps() roomDeps {
 	return roomDeps{rooms: g.rooms, encoder: &g.encRef, clock: g.clock, onState: g.onRoomState, onEvent: g.onRoomEvent, log: g.base}
 }
 
+func (g *Gateway) listenDeps() listenDeps {
+	return listenDeps{open: g.hw.OpenSink, wrap: g.opts.WrapSink, listener: g.listener, clock: g.clock, log: g.base}
+}
+
+// listener returns the current room unit's Listener (nil without one).
+// Safe from any goroutine.
+func (g *Gateway) listener() *listen.Listener {
+	if u := g.room.load(); u != nil {
+		return u.listener
+	}
+	return nil
+}
+
 func (g *Gateway) controlsDeps() controlsDeps {
 	return controlsDeps{hw: g.hw, clock: g.clock, events: g.buttons, log: g.base}
 }
@@ -220,6 +245,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 	sp.start()
 	g.room.store(ru)
 	ru.start()
+	if r.Audio.Playback.On() {
+		// The output opens on the unit's goroutine: the simulated board's
+		// speaker needs the board the speak unit opens there.
+		lu, err := newListenUnit(g.listenDeps(), listenViewOf(r))
+		if err != nil {
+			g.log.Error("listen path not started", "err", err)
+		} else {
+			g.listen = lu
+			lu.start()
+		}
+	}
 	g.in.started = true
 	g.in.policyErr = policyError(r, ru.encrypted)
 	g.since = g.clock.Now()
@@ -235,15 +271,20 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// path in parallel, then the controls.
 	g.notify.Stopping()
 	deadline := g.clock.Now().Add(shutdownBudget)
-	var roomErr, speakErr error
+	var roomErr, speakErr, listenErr error
 	var wg sync.WaitGroup
 	if u := g.room.swap(nil); u != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); roomErr = u.stop(deadline) }()
 	}
+	if lu := g.listen; lu != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); listenErr = lu.stop(deadline) }()
+		g.listen = nil
+	}
 	speakErr = g.speak.stop(deadline)
 	wg.Wait()
-	errs := []error{roomErr, speakErr}
+	errs := []error{roomErr, speakErr, listenErr}
 	g.gateOpen = false
 	errs = append(errs, g.controls.stop(deadline))
 	g.controls = nil // closed: nothing left to show state on
@@ -519,6 +560,8 @@ func (g *Gateway) snapshot() {
 	if s.Capture == "" {
 		s.Capture = "ok"
 	}
+	s.Listen = g.listen.status()
+	s.Listen.Participants = participantsOf(g.listener())
 	g.statusMu.Lock()
 	g.status = s
 	g.statusMu.Unlock()

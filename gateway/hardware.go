@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/jonboulle/clockwork"
 
@@ -16,11 +18,14 @@ import (
 	"github.com/onair-gateway/onair/provisioning"
 )
 
-// Hardware opens a board's capture and controls. The gateway calls
-// OpenSource again, with backoff, when a capture device vanishes.
+// Hardware opens a board's capture, playback and controls. The gateway
+// calls OpenSource and OpenSink again, with backoff, when a device
+// vanishes.
 type Hardware interface {
 	// OpenSource opens the capture for a config.
 	OpenSource(r *provisioning.Resolved) (audio.Source, error)
+	// OpenSink opens the playback for a config (audio.playback).
+	OpenSink(r *provisioning.Resolved) (audio.Sink, error)
 	// OpenControls opens the buttons, LEDs and ring (nil Controls when the
 	// board has none). The returned Controls' Buttons must be run by the
 	// caller.
@@ -44,6 +49,15 @@ func (h *BoardHardware) OpenSource(r *provisioning.Resolved) (audio.Source, erro
 	return alsa.OpenCapture(r.Audio.Capture, h.log)
 }
 
+// OpenSink implements Hardware: ALSA playback of audio.playback.
+func (h *BoardHardware) OpenSink(r *provisioning.Resolved) (audio.Sink, error) {
+	p, err := alsa.OpenPlayback(r.Audio.Playback.ALSA(), h.log)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // OpenControls implements Hardware.
 func (h *BoardHardware) OpenControls(r *provisioning.Resolved, clock clockwork.Clock) (*gpio.Controls, error) {
 	if r.Controls == nil || (len(r.Controls.Buttons) == 0 && len(r.Controls.LEDs) == 0 && r.Controls.Ring == nil) {
@@ -57,16 +71,58 @@ func (h *BoardHardware) OpenControls(r *provisioning.Resolved, clock clockwork.C
 // config's script or by Press and Release. Besides Hardware it implements
 // the gateway's optional Presser, Scripter and ButtonWaker.
 type SimHardware struct {
-	log  *slog.Logger
-	mu   sync.Mutex
-	pins *sim.Pins // of the controls opened last
+	log   *slog.Logger
+	mu    sync.Mutex
+	pins  *sim.Pins     // of the controls opened last
+	board *sim.Board    // opened last
+	first chan struct{} // closed when the first board opens
 }
 
 // OpenSource implements Hardware. The simulated capture paces itself on
 // the real clock, as a sound card does, whatever clock the gateway runs on.
 func (h *SimHardware) OpenSource(r *provisioning.Resolved) (audio.Source, error) {
 	opts := sim.Options{LineIn: r.Audio.Processing.Beam == dsp.BeamStereo, AlignMarks: true}
-	return sim.New(r.Board.Sim, r.Board.Geometry, r.Audio.Capture.AudioFormat(), opts, h.log)
+	b, err := sim.New(r.Board.Sim, r.Board.Geometry, r.Audio.Capture.AudioFormat(), opts, h.log)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	if h.board == nil && h.first != nil {
+		close(h.first)
+	}
+	h.board = b
+	h.mu.Unlock()
+	return b, nil
+}
+
+// OpenSink implements Hardware: the speaker of the board OpenSource opened
+// last, whose sound reaches its mics through board.sim.echo and is written
+// to board.sim.playback_file. It fails while no board is open (the speak
+// unit opens it; the listen unit retries) and once that board is closed.
+func (h *SimHardware) OpenSink(r *provisioning.Resolved) (audio.Sink, error) {
+	h.mu.Lock()
+	b, first := h.board, h.first
+	if first == nil {
+		first = make(chan struct{})
+		h.first = first
+	}
+	h.mu.Unlock()
+	if b == nil {
+		// The speak unit opens the board on its own goroutine, at start.
+		select {
+		case <-first:
+		case <-time.After(2 * time.Second):
+			return nil, errors.New("sim: the board is not open")
+		}
+		h.mu.Lock()
+		b = h.board
+		h.mu.Unlock()
+	}
+	s, err := b.Speaker(r.Audio.Playback.ALSA().AudioFormat())
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // OpenControls implements Hardware. The pins become the ones Press,

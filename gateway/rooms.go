@@ -18,7 +18,7 @@ import (
 func DefaultRooms(r *provisioning.Resolved, keys *e2ee.Keys, log *slog.Logger) (room.Room, bool, error) {
 	switch r.Room.Backend {
 	case room.BackendLiveKit:
-		opts := livekit.Options{Name: r.Device.Name, Channels: r.Opus.Channels, DTX: r.Opus.DTX}
+		opts := livekit.Options{Name: r.Device.Name, Channels: r.Opus.Channels, DTX: r.Opus.DTX, Subscribe: r.Audio.Playback.On()}
 		if keys != nil {
 			opts.Encryptor = keys
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/onair-gateway/onair/hw/gpio"
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/room/listen"
 	"github.com/onair-gateway/onair/provisioning"
 )
 
@@ -226,6 +227,7 @@ type roomUnit struct {
 	log       *slog.Logger
 	clock     clockwork.Clock
 	sup       *room.Supervisor // nil when policy forbids joining
+	listener  *listen.Listener // every remote track's jitter buffer
 	keys      *e2ee.Keys       // nil when the room has no key
 	encrypted bool
 	cancel    context.CancelFunc
@@ -249,6 +251,10 @@ func newRoomUnit(d roomDeps, v roomView) (*roomUnit, error) {
 		return nil, err
 	}
 	u := &roomUnit{log: d.log.With("component", "gateway"), clock: d.clock, keys: keys, encrypted: encrypted, done: make(chan struct{})}
+	// The listen path's receive half: one mono jitter buffer per remote
+	// track, never one of the device's own identity (mix-minus); the
+	// listen unit pulls them.
+	u.listener = listen.New(listen.Config{Channels: 1, Playout: true, NoMeters: true, Skip: r.Room.Identity, HaveKey: keys != nil}, d.log)
 	if policyError(r, encrypted) != "" {
 		// Not even silence may reach a room that cannot be encrypted when
 		// encryption is required: do not join it at all.
@@ -258,7 +264,10 @@ func newRoomUnit(d roomDeps, v roomView) (*roomUnit, error) {
 	// Each unit reports into its own slot: a unit being replaced may still
 	// report (a late "stopped") and must not overwrite the current one.
 	sc.OnState = func(c room.StateChange) { d.onState(u, c) }
-	sc.OnEvent = d.onEvent
+	sc.OnEvent = func(ev room.Event) {
+		u.listener.OnEvent(ev)
+		d.onEvent(ev)
+	}
 	sc.Encoder = d.encoder
 	sc.Clock = d.clock
 	u.sup = room.NewSupervisor(rm, sc, d.log)
@@ -302,6 +311,12 @@ func (u *roomUnit) stop(deadline time.Time) error {
 	u.cancel()
 	if !waitUntil(u.clock, u.done, deadline) {
 		return errors.New("room did not leave in time")
+	}
+	// The session is closed: its tracks' readers end.
+	read := make(chan struct{})
+	go func() { u.listener.Wait(); close(read) }()
+	if !waitUntil(u.clock, read, deadline) {
+		return errors.New("remote tracks did not end in time")
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ import (
 // speakView is what the speak unit uses: the board (the capture device, the
 // mic geometry, the simulated talker), the audio section and the encoder's
 // config. The sim's button script and keyboard are not in it: the controls
-// and onaird read those.
+// and onaird read those; nor is audio.playback, the listen unit's.
 type speakView struct {
 	Board provisioning.BoardConfig
 	Audio provisioning.AudioConfig
@@ -31,6 +31,7 @@ type speakView struct {
 func speakViewOf(r *provisioning.Resolved) speakView {
 	v := speakView{Board: r.Board, Audio: r.Audio, Opus: r.Opus}
 	v.Board.Sim.Script, v.Board.Sim.Keyboard = nil, nil
+	v.Audio.Playback = provisioning.PlaybackConfig{}
 	return v
 }
 
@@ -57,16 +58,42 @@ type roomView struct {
 	Name     string // device.name
 	Channels int    // opus.channels
 	DTX      bool   // opus.dtx
+	// Subscribe is audio.playback.enabled: the room's audio is received
+	// only when it is played.
+	Subscribe bool
 }
 
 func roomViewOf(r *provisioning.Resolved) roomView {
-	return roomView{Room: r.Room, E2EE: r.E2EE, Name: r.Device.Name, Channels: r.Opus.Channels, DTX: r.Opus.DTX}
+	return roomView{Room: r.Room, E2EE: r.E2EE, Name: r.Device.Name, Channels: r.Opus.Channels, DTX: r.Opus.DTX,
+		Subscribe: r.Audio.Playback.On()}
 }
 
 func (v roomView) config() *provisioning.Resolved {
 	return &provisioning.Resolved{Config: provisioning.Config{
 		Room: v.Room, E2EE: v.E2EE, Device: provisioning.DeviceConfig{Name: v.Name},
-		Opus: opus.Config{Channels: v.Channels, DTX: v.DTX},
+		Opus:  opus.Config{Channels: v.Channels, DTX: v.DTX},
+		Audio: provisioning.AudioConfig{Playback: provisioning.PlaybackConfig{Enabled: &v.Subscribe}},
+	}}
+}
+
+// listenView is what the listen unit uses: the playback section, and the
+// simulated board (whose speaker it opens; its script and keyboard aside).
+type listenView struct {
+	Playback provisioning.PlaybackConfig
+	Profile  string
+	Sim      sim.Config
+}
+
+func listenViewOf(r *provisioning.Resolved) listenView {
+	v := listenView{Playback: r.Audio.Playback, Profile: r.Board.Profile, Sim: r.Board.Sim}
+	v.Sim.Script, v.Sim.Keyboard = nil, nil
+	return v
+}
+
+func (v listenView) config() *provisioning.Resolved {
+	return &provisioning.Resolved{Config: provisioning.Config{
+		Audio: provisioning.AudioConfig{Playback: v.Playback},
+		Board: provisioning.BoardConfig{Profile: v.Profile, Sim: v.Sim},
 	}}
 }
 
@@ -94,6 +121,7 @@ type changes struct {
 	encoder  bool // new bitrate, packet loss or DTX on the running encoder
 	room     bool
 	controls bool
+	listen   bool
 }
 
 // plan compares each unit's view of old and nu.
@@ -103,6 +131,7 @@ func plan(old, nu *provisioning.Resolved) changes {
 		speak:    !reflect.DeepEqual(os.structural(), ns.structural()),
 		room:     !reflect.DeepEqual(roomViewOf(old), roomViewOf(nu)),
 		controls: !reflect.DeepEqual(controlsViewOf(old), controlsViewOf(nu)),
+		listen:   !reflect.DeepEqual(listenViewOf(old), listenViewOf(nu)),
 	}
 	c.encoder = !c.speak && !reflect.DeepEqual(os, ns)
 	return c

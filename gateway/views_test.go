@@ -88,6 +88,12 @@ func wantChanges(path string) changes {
 		return changes{} // read at start or by the status only
 	case has("Board.Sim.Script"), has("Controls"):
 		return changes{controls: true}
+	case has("Audio.Playback.Enabled"):
+		return changes{room: true, listen: true} // the room subscribes only to play
+	case has("Audio.Playback"):
+		return changes{listen: true}
+	case has("Board.Profile"), has("Board.Sim"):
+		return changes{speak: true, listen: true} // the simulated speaker is the board's
 	case has("Board"), has("Audio"):
 		return changes{speak: true}
 	case has("Opus.Bitrate"), has("Opus.PacketLoss"):
@@ -146,6 +152,9 @@ func TestViewConfigHoldsTheView(t *testing.T) {
 	}
 	if v := controlsViewOf(r); !reflect.DeepEqual(controlsViewOf(v.config()), v) {
 		t.Error("controls view does not survive config()")
+	}
+	if v := listenViewOf(r); !reflect.DeepEqual(listenViewOf(v.config()), v) {
+		t.Error("listen view does not survive config()")
 	}
 	if c := speakViewOf(r).config(); c.Room.Room != "" || c.Controls != nil || c.Device.ID != "" {
 		t.Error("the speak unit's config carries fields of other units")

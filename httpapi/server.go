@@ -111,6 +111,7 @@ func handler(src Source, h *web, log *slog.Logger, extra ...prometheus.Collector
 		newCollector(src),
 		newAdaptCollector(src),
 		newNetCollector(src),
+		newListenCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

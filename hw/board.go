@@ -31,6 +31,9 @@ type Profile struct {
 	Overlay string
 	// Capture is the capture device and format.
 	Capture alsaconf.Config
+	// Playback is the output the room is played on (audio.playback's
+	// defaults); a zero Device means the board has none.
+	Playback alsaconf.Config
 	// Geometry is where the microphones sit.
 	Geometry audio.Geometry
 	// Beam is the default beam mode.
@@ -38,6 +41,13 @@ type Profile struct {
 	// Music marks line-level stereo boards: the Opus defaults become stereo,
 	// application audio, 128 kbit/s.
 	Music bool
+	// EchoCancel turns echo cancellation (audio.aec) on by default: mic
+	// arrays with an output a loudspeaker plays from.
+	EchoCancel bool
+	// Loopback lists the capture channels that carry the playback,
+	// looped back in hardware, for the echo canceller's reference
+	// (audio.aec.loopback).
+	Loopback []int
 	// Controls are the board's buttons, LEDs and ring.
 	Controls gpio.Config
 }
@@ -51,9 +61,11 @@ func Profiles() map[string]Profile {
 		"sim": {
 			Name:        "sim",
 			Description: "simulated 4-mic circular array (no hardware): a talker rendered into each mic",
+			Playback:    alsaconf.Config{Device: "sim", Channels: 1, Format: alsaconf.S16LE},
 			Capture:     alsaconf.Config{Device: "sim", Channels: 4, Format: alsaconf.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeCircular, Mics: 4, Radius: 0.0325},
 			Beam:        dsp.BeamDOA,
+			EchoCancel:  true, // its speaker (sim.Board.Speaker)
 			Controls: gpio.Config{
 				Buttons: []gpio.ButtonConfig{{Name: "ptt", Pin: "GPIO17", Mode: gpio.ModePTT}},
 				LEDs: []gpio.LEDConfig{
@@ -66,9 +78,11 @@ func Profiles() map[string]Profile {
 			Name:        "respeaker-2mic",
 			Description: "Seeed ReSpeaker 2-Mics Pi HAT (WM8960), button on GPIO17, 3 APA102 LEDs",
 			Overlay:     "dtoverlay=seeed-2mic-voicecard",
+			Playback:    alsaconf.Config{Device: "plughw:CARD=seeed2micvoicec,DEV=0", Channels: 2, Format: alsaconf.S16LE},
 			Capture:     alsaconf.Config{Device: "plughw:CARD=seeed2micvoicec,DEV=0", Channels: 2, Format: alsaconf.S16LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeLinear, Mics: 2, Spacing: 0.058},
 			Beam:        dsp.BeamFixed,
+			EchoCancel:  true, // the WM8960's speaker and headphone outputs
 			Controls: gpio.Config{
 				Buttons: []gpio.ButtonConfig{{Name: "ptt", Pin: "GPIO17", Mode: gpio.ModePTT}},
 				Ring:    &gpio.RingConfig{SPI: "SPI0.0", LEDs: 3},
@@ -89,9 +103,12 @@ func Profiles() map[string]Profile {
 			Name:        "respeaker-6mic",
 			Description: "Seeed ReSpeaker 6-Mic Circular Array kit (2×AC108): 8 channels, 6 mics + 2 playback references, 12 APA102 LEDs",
 			Overlay:     "dtoverlay=seeed-8mic-voicecard",
+			Playback:    alsaconf.Config{Device: "plughw:CARD=seeed8micvoicec,DEV=0", Channels: 2, Format: alsaconf.S16LE},
 			Capture:     alsaconf.Config{Device: "hw:CARD=seeed8micvoicec,DEV=0", Channels: 8, Format: alsaconf.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeCircular, Mics: 6, Radius: 0.0463},
 			Beam:        dsp.BeamDOA,
+			EchoCancel:  true,        // the AC101's output
+			Loopback:    []int{6, 7}, // the AC108's playback references
 			Controls: gpio.Config{
 				Ring: &gpio.RingConfig{SPI: "SPI0.1", LEDs: 12, PowerPin: "GPIO5"},
 			},
@@ -112,6 +129,7 @@ func Profiles() map[string]Profile {
 			Name:        "hifiberry-dacplusadc",
 			Description: "HiFiBerry DAC+ ADC: stereo line in and out, for studio desks",
 			Overlay:     "dtoverlay=hifiberry-dacplusadc",
+			Playback:    alsaconf.Config{Device: "hw:CARD=sndrpihifiberry,DEV=0", Channels: 2, Format: alsaconf.S32LE},
 			Capture:     alsaconf.Config{Device: "hw:CARD=sndrpihifiberry,DEV=0", Channels: 2, Format: alsaconf.S32LE, Rate: audio.Rate48k, Period: period10ms, BufferPeriods: 4},
 			Geometry:    audio.Geometry{Shape: audio.ShapeLinear, Mics: 2, Spacing: 0.1},
 			Beam:        dsp.BeamStereo,

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/audio/aec"
 	"github.com/onair-gateway/onair/audio/dsp"
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/audio/pipeline"
@@ -81,6 +82,12 @@ type AudioConfig struct {
 	Capture alsaconf.Config `yaml:"capture" json:"capture"`
 	// Processing is the voice chain between capture and encoder.
 	Processing dsp.Config `yaml:"processing" json:"processing"`
+	// Playback plays the room: the listen path's output (playback.go).
+	Playback PlaybackConfig `yaml:"playback" json:"playback"`
+	// AEC is echo cancellation in front of the chain; enabled and
+	// loopback default from the board profile (on for mic arrays with an
+	// output, off for a line input).
+	AEC aec.Config `yaml:"aec" json:"aec"`
 }
 
 // MQTTConfig connects the device to a broker for provisioning and status
@@ -186,6 +193,12 @@ func (c *Config) applyDefaults() hw.Profile {
 		if c.Audio.Processing.Beam == "" {
 			c.Audio.Processing.Beam = p.Beam
 		}
+		if c.Audio.AEC.Enabled == nil {
+			c.Audio.AEC.Enabled = conf.Ptr(p.EchoCancel && c.Audio.Processing.Beam != dsp.BeamStereo)
+		}
+		if c.Audio.AEC.Loopback == nil && len(p.Loopback) > 0 {
+			c.Audio.AEC.Loopback = append([]int(nil), p.Loopback...)
+		}
 		if c.Controls == nil {
 			ctl := p.Controls
 			c.Controls = &ctl
@@ -206,7 +219,12 @@ func (c *Config) applyDefaults() hw.Profile {
 		c.Controls = &gpio.Config{}
 	}
 	c.Audio.Capture.SetDefaults()
+	c.Audio.Playback.setDefaults(p, simSpeaker(c.Board.Sim))
 	c.Audio.Processing.SetDefaults(c.Board.Geometry.Mics, c.Board.Geometry.Shape == audio.ShapeCircular)
+	if c.Audio.AEC.Enabled == nil {
+		c.Audio.AEC.Enabled = conf.Ptr(false)
+	}
+	c.Audio.AEC.SetDefaults()
 	c.Opus.SetDefaults()
 	c.Room.SetDefaults(c.Device.ID)
 	lkauth.SetDefaults(&c.Room)
@@ -293,6 +311,8 @@ func (c *Config) validate() error {
 	}
 	add("audio.capture", c.Audio.Capture.Validate())
 	add("audio.processing", c.Audio.Processing.Validate(c.Board.Geometry.Mics))
+	add("audio.playback", c.Audio.Playback.validate())
+	add("audio.aec", c.Audio.AEC.Validate(c.Audio.Capture.Channels, c.Board.Geometry.Mics))
 	add("opus", c.Opus.Validate())
 	if c.Opus.Frame > 0 && c.Audio.Capture.Period > 0 {
 		if err := pipeline.FrameFits(c.Opus.Frame.D(), c.Audio.Capture.Period.D()); err != nil {

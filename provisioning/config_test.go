@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -72,6 +73,10 @@ room:
 	{"stereo opus on array", "opus:\n  channels: 2\n" + minimal, []string{"opus.channels: 2 (stereo) needs audio.processing.beam stereo"}},
 	{"sim script order", "board:\n  sim:\n    script:\n      - {at: 2s, action: press}\n      - {at: 1s, action: jump}\n" + minimal,
 		[]string{"board.sim.script[1].at: 1s is earlier", `board.sim.script[1].action: "jump"`}},
+	{"aec fields", "audio:\n  aec: {enabled: true, engine: webrtc, tail: 5s, suppress: 3, loopback: [1]}\n" + minimal,
+		[]string{`audio.aec.engine: "webrtc" is not speex`, "audio.aec.tail: 5s is out of range", "audio.aec.suppress: 3 dB", "audio.aec.loopback[0]: channel 1 is not a capture channel beyond the 4 mics"}},
+	{"sim echo", "board:\n  sim:\n    skew_ppm: 2000\n    echo: {delay: 2s, level: 30}\n" + minimal,
+		[]string{"board.sim.skew_ppm: 2000 is out of range", "board.sim.echo.delay: 2s is out of range", "board.sim.echo.level: 30 dB"}},
 	{"duplicate key", "opus:\n  bitrate: 32000\n  bitrate: 64000\n" + minimal, []string{"opus.bitrate: duplicate key"}},
 	{"two documents", minimal + "---\n" + minimal, []string{"more than one document"}},
 	{"syntax error", "room: [\n", []string{"yaml syntax: line 1"}},
@@ -133,6 +138,37 @@ func TestDecodeMinimalDefaults(t *testing.T) {
 	}
 	if r.Controls == nil || len(r.Controls.Buttons) != 1 || r.Controls.Buttons[0].Debounce.D().String() != "20ms" {
 		t.Errorf("controls from profile: %+v", r.Controls)
+	}
+}
+
+// TestAECProfileDefaults checks that echo cancellation is on by default
+// for the mic arrays with an output (with the 6-mic board's loopback
+// channels as its reference), and off for the others and a line input.
+func TestAECProfileDefaults(t *testing.T) {
+	cases := []struct {
+		profile  string
+		on       bool
+		loopback []int
+	}{
+		{"sim", true, nil},
+		{"respeaker-2mic", true, nil},
+		{"respeaker-4mic", false, nil},
+		{"respeaker-6mic", true, []int{6, 7}},
+		{"i2s-stereo-mems", false, nil},
+		{"hifiberry-dacplusadc", false, nil},
+	}
+	for _, c := range cases {
+		r, err := ForBoard(c.profile)
+		if err != nil {
+			t.Fatalf("%s: %v", c.profile, err)
+		}
+		a := r.Audio.AEC
+		if a.On() != c.on || !slices.Equal(a.Loopback, c.loopback) {
+			t.Errorf("%s: aec enabled %v loopback %v, want %v %v", c.profile, a.On(), a.Loopback, c.on, c.loopback)
+		}
+		if a.Tail == 0 || a.Suppress == nil {
+			t.Errorf("%s: aec defaults not filled: %+v", c.profile, a)
+		}
 	}
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-builds onaird and onairctl with cgo (libopus, libasound) for the
+# Cross-builds onaird and onairctl with cgo (libopus, libasound, libspeexdsp) for the
 # Raspberry Pi, and optionally runs unit tests under qemu-user.
 #
 # Usage: scripts/cross.sh [arm64|armhf|amd64] [test]
@@ -87,7 +87,7 @@ setup_arm64() {
     $SUDO dpkg --add-architecture arm64
     APT_UPDATED=
   fi
-  apt_install gcc-aarch64-linux-gnu libc6-dev:arm64 libopus-dev:arm64 libasound2-dev:arm64 pkgconf:arm64 qemu-user
+  apt_install gcc-aarch64-linux-gnu libc6-dev:arm64 libopus-dev:arm64 libasound2-dev:arm64 libspeexdsp-dev:arm64 pkgconf:arm64 qemu-user
   export GOARCH=arm64 CC=aarch64-linux-gnu-gcc PKG_CONFIG=aarch64-linux-gnu-pkg-config
   # The arm64 loader is installed by libc6:arm64 at /lib/ld-linux-aarch64.so.1,
   # so qemu needs no -L (with -L cgo binaries hang at 100% CPU).
@@ -97,14 +97,14 @@ setup_arm64() {
 setup_armhf() {
   local sr=$CACHE/sysroot-armhf
   apt_install gcc-arm-linux-gnueabihf mmdebstrap qemu-user pkgconf
-  if [ ! -f "$sr/.onair-complete" ]; then
-    say "extracting the armhf sysroot into $sr (bookworm: libopus-dev, libasound2-dev, libc6-dev)"
+  if [ ! -f "$sr/.onair-complete-speexdsp" ]; then
+    say "extracting the armhf sysroot into $sr (bookworm: libopus-dev, libasound2-dev, libspeexdsp-dev, libc6-dev)"
     rm -rf "$sr"
     mkdir -p "$CACHE"
     $SUDO mmdebstrap --variant=extract --architectures=armhf --mode=root --quiet \
-      --include=libopus-dev,libasound2-dev,libc6-dev bookworm "$sr" \
+      --include=libopus-dev,libasound2-dev,libspeexdsp-dev,libc6-dev bookworm "$sr" \
       http://deb.debian.org/debian
-    touch "$sr/.onair-complete"
+    touch "$sr/.onair-complete-speexdsp"
     say "sysroot ready, $(du -sh "$sr" | cut -f1)"
   fi
   export GOARCH=arm GOARM=7 CC="arm-linux-gnueabihf-gcc --sysroot=$sr" PKG_CONFIG=pkg-config
@@ -117,7 +117,7 @@ setup_armhf() {
 }
 
 setup_amd64() {
-  apt_install gcc libc6-dev libopus-dev libasound2-dev pkgconf
+  apt_install gcc libc6-dev libopus-dev libasound2-dev libspeexdsp-dev pkgconf
   export GOARCH=amd64 CC=gcc PKG_CONFIG=pkg-config
   QEMU=()
 }

@@ -129,7 +129,7 @@ for arch in "${archs[@]}"; do
   grep -qE '^-rw------- root/root .* \./etc/onair/onair\.yaml$' "$work/contents.txt" ||
     die "$deb: /etc/onair/onair.yaml is not mode 0600"
   grep -qx /etc/onair/onair.yaml "$work/conffiles.txt" || die "$deb: /etc/onair/onair.yaml is not a conffile"
-  for d in libc6 libopus0 libasound2 adduser; do
+  for d in libc6 libopus0 libasound2 libspeexdsp1 adduser; do
     grep -E '^ Depends:' "$work/info.txt" | grep -qw "$d" || die "$deb: Depends lacks $d"
   done
 

@@ -47,6 +47,7 @@ type Chain struct {
 	fader    *Fader
 	zero     []float32   // a silent capture frame, used in place of an invalid one
 	views    [][]float32 // the mics' samples of the current frame, for the DOA
+	echoOnly bool        // SetEchoOnly: the frame holds only residual echo
 	voice    atomic.Bool
 	invalid  atomic.Uint64
 	rejected atomic.Uint64
@@ -191,11 +192,18 @@ func (c *Chain) run(d, s []float32) {
 	// from the input meter's pass), not on the beam: the beam's noise level
 	// changes with where it points, which would fool the noise floor.
 	active := c.vad.update(c.inMeter.acPower(c.gain2), len(d)/c.out)
+	noise := !c.vad.voice
+	if c.echoOnly {
+		// Residual echo is neither voice nor background: the AGC holds
+		// its gain and the DOA neither steers at the loudspeaker nor
+		// learns it as noise.
+		active, noise = false, false
+	}
 	if c.doa != nil {
 		for i := range c.views {
 			c.views[i] = c.beam.mic(i)
 		}
-		if c.doa.feed(c.views, active, !c.vad.voice) {
+		if c.doa.feed(c.views, active, noise) {
 			c.steer()
 		}
 	}
@@ -205,6 +213,14 @@ func (c *Chain) run(d, s []float32) {
 	c.outMeter.measure(d)
 	c.fader.run(d, d)
 }
+
+// SetEchoOnly says whether the next frames Process takes hold only what
+// the echo canceller left of the far end (the far end talks, the near end
+// does not). Voice detection then counts them as neither voice nor
+// background, so the AGC does not raise residual echo and the DOA does not
+// steer at the loudspeaker. The echo canceller's stage calls it before
+// each Process, from the same goroutine.
+func (c *Chain) SetEchoOnly(on bool) { c.echoOnly = on }
 
 // steer points the beam at the DOA estimate when it is confident and has
 // moved far enough.

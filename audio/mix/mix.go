@@ -1,4 +1,7 @@
-// Package mix mixes several streams on one timeline: each stream adds its
+// Package mix mixes the audio of several talkers. A Bus mixes, frame by
+// frame on a playback clock, with headroom: a gain that keeps the sum of
+// several talkers under the ceiling instead of clipping. A Timeline mixes
+// several streams on one timeline: each stream adds its
 // samples at the timeline position where they belong, and the mix is
 // written out, oldest first, once it is older than the caller's lag, so
 // that late audio of one stream still meets the others. Sums beyond full

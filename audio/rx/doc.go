@@ -10,7 +10,17 @@
 // and the arrival time of the packet that brought it. Push does the
 // sequence accounting at once; Pull does the decoding, so a playback clock
 // (a later jitter buffer and listen unit) can pull when it needs audio.
-// Today's user, onairctl listen, pulls after every push.
+// onairctl listen's meters pull after every push.
+//
+// A Jitter is the playout side: an adaptive jitter buffer driven by a
+// playback clock. Push files packets by sequence number as they arrive;
+// Pull, called whenever the playback device needs audio, decodes what is
+// due, placed by RTP timestamp, with in-band FEC for a loss when the next
+// packet is there and PLC otherwise, and silence for time nobody sent. Its
+// target delay is the 95th percentile of the recent arrival delays (each
+// packet's transit less the fastest), within Min..Max (40..200 ms by
+// default); the current delay follows it by skipping 2.5 ms with a
+// crossfade or inserting 2.5 ms of PLC per Pull.
 //
 // A Monitor follows the chunks of one track for a listener: it skips a cold
 // decoder's warm-up for level meters (dsp.LevelMeter) and finds the timing

@@ -15,9 +15,11 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/onair-gateway/onair/audio/mix"
+	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/wav"
 	"github.com/onair-gateway/onair/conf"
+	"github.com/onair-gateway/onair/hw/alsa"
+	"github.com/onair-gateway/onair/hw/alsa/alsaconf"
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/net/room"
@@ -30,6 +32,8 @@ type listenOptions struct {
 	e2ee        e2ee.Config
 	wav         string
 	wavChannels int
+	play        string
+	volume      float64
 	duration    time.Duration
 	onceJSON    bool
 	verbose     bool
@@ -46,7 +50,9 @@ func parseListen(args []string, stderr io.Writer) (listenOptions, error) {
 	fs.StringVar(&secret, "api-secret", "", "API secret for -api-key (default: $ONAIR_API_SECRET)")
 	fs.StringVar(&o.cfg.Identity, "identity", "listener", "this listener's participant identity")
 	fs.StringVar(&o.wav, "wav", "", "record what is heard to this WAV file (16-bit, 48 kHz)")
-	fs.IntVar(&o.wavChannels, "wav-channels", 1, "channels of the WAV file: 1 or 2")
+	fs.IntVar(&o.wavChannels, "wav-channels", 1, "channels decoded, played and written to the WAV file: 1 or 2")
+	fs.StringVar(&o.play, "play", "", "play what is heard on this ALSA device (\"default\", \"plughw:1,0\", ...)")
+	fs.Float64Var(&o.volume, "volume", 0, "volume of what is played and recorded, in dB (-60..20)")
 	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (default: until interrupted)")
 	fs.BoolVar(&o.onceJSON, "once-json", false, "print nothing live; print a JSON summary at the end")
 	fs.BoolVar(&o.verbose, "v", false, "log debug messages to stderr")
@@ -56,7 +62,9 @@ func parseListen(args []string, stderr io.Writer) (listenOptions, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: onairctl listen -url ws://host:7880 -room ROOM (-token T | -api-key K -api-secret S) [flags]\n\n"+
 			"Joins a LiveKit room as a listener and shows, per participant, level, packets, loss, jitter,\n"+
-			"dominant frequency and mouth-to-ear latency (from the marks of a sender using audio/marks).\n\nFlags:\n")
+			"dominant frequency and mouth-to-ear latency (from the marks of a sender using audio/marks).\n"+
+			"With -play or -wav it plays the room as a device does: a jitter buffer per participant\n"+
+			"(concealment, FEC), mixed with headroom, on the sound card's clock (or the wall clock).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {
@@ -85,6 +93,9 @@ func parseListen(args []string, stderr io.Writer) (listenOptions, error) {
 	if o.duration < 0 {
 		return o, &usageError{"-duration must not be negative"}
 	}
+	if o.volume < -60 || o.volume > 20 || math.IsNaN(o.volume) {
+		return o, &usageError{fmt.Sprintf("-volume %v: want -60..20 dB", o.volume)}
+	}
 	return o, nil
 }
 
@@ -94,8 +105,8 @@ type listener struct {
 	keys  *e2ee.Keys // nil without a key
 	log   *slog.Logger
 	start time.Time
-	wav   *wav.Writer   // nil without -wav
-	mix   *mix.Timeline // every track on the file's timeline: sample 0 is start
+	wav   *wav.Writer // nil without -wav
+	sink  audio.Sink  // -play's sound card, or the WAV file on the wall clock; nil without either
 	rx    *listen.Listener
 
 	mu     sync.Mutex // guards state, wasUp
@@ -104,9 +115,9 @@ type listener struct {
 	failed chan room.StateChange // a permanent error, for a prompt exit
 }
 
-// mixHorizon is how far ahead of the last write the WAV mix holds audio:
-// a second of flush lag plus the longest silence audio/rx places at once.
-const mixHorizon = 15 * 48000
+// playPeriod is the period of what is played and recorded: 10 ms, as the
+// device's own output.
+const playPeriod = 10 * time.Millisecond
 
 // goneFor is how long the live view keeps showing a participant whose
 // tracks all ended; the summary keeps everyone.
@@ -138,15 +149,36 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &usageError{err.Error()}
 	}
 	l := &listener{opts: opts, log: log, keys: keys, start: time.Now(), failed: make(chan room.StateChange, 1)}
+	format := audio.Format{Channels: opts.wavChannels, Rate: audio.Rate48k, Period: playPeriod}
+	if opts.play != "" {
+		p, err := alsa.OpenPlayback(alsaconf.Config{Device: opts.play, Channels: format.Channels, Rate: format.Rate, Period: conf.Duration(playPeriod)}, log)
+		if err != nil {
+			return err
+		}
+		l.sink = p
+	}
 	if opts.wav != "" {
 		if l.wav, err = wav.Create(opts.wav, wav.Format{Encoding: wav.PCM, Channels: opts.wavChannels, Rate: 48000, Bits: 16}); err != nil {
+			if l.sink != nil {
+				l.sink.Close()
+			}
 			return err
 		}
-		if l.mix, err = mix.New(l.wav, opts.wavChannels, mixHorizon); err != nil {
-			return err
+		if l.sink == nil {
+			l.sink = newClockSink(format, l.start)
 		}
+		l.sink = &teeSink{Sink: l.sink, w: l.wav}
 	}
-	l.rx = listen.New(listen.Config{Channels: opts.wavChannels, Mix: l.mix, Start: l.start, HaveKey: keys != nil, GoneFor: goneFor}, log)
+	l.rx = listen.New(listen.Config{Channels: opts.wavChannels, HaveKey: keys != nil, GoneFor: goneFor, Playout: l.sink != nil}, log)
+	playErr := make(chan error, 1)
+	if l.sink != nil {
+		player, err := listen.NewPlayer(l.sink.Format(), opts.wavChannels, opts.volume)
+		if err != nil {
+			l.sink.Close()
+			return err
+		}
+		go func() { playErr <- player.Run(l.rx, l.sink, time.Now) }()
+	}
 	if opts.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.duration)
@@ -162,18 +194,22 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	supDone := make(chan error, 1)
 	go func() { supDone <- sup.Run(runCtx) }()
 
-	failure := l.loop(runCtx, stdout)
+	failure := l.loop(runCtx, stdout, playErr)
 	// The recording ends when listening ends, not after leaving the room
 	// (which can take seconds): no trailing silence for the teardown.
-	end := time.Now()
+	if l.sink != nil {
+		l.sink.Close()
+		if err := <-playErr; !errors.Is(err, audio.ErrClosed) && failure == nil {
+			failure = fmt.Errorf("play: %w", err)
+		}
+	}
 	stop()
 	if err := <-supDone; err != nil && failure == nil {
 		failure = err
 	}
 	l.rx.Wait()
 	if l.wav != nil {
-		err := l.mix.Flush(max(listen.Position(l.start, end), l.mix.End()))
-		if err = errors.Join(err, l.wav.Close()); err != nil && failure == nil {
+		if err := l.wav.Close(); err != nil && failure == nil {
 			failure = fmt.Errorf("write %s: %w", opts.wav, err)
 		}
 	}
@@ -192,10 +228,10 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return failure
 }
 
-// loop runs until ctx ends, flushing the WAV file and checking keys; unless
+// loop runs until ctx ends or playing fails, checking keys; unless
 // -once-json, it draws the live view: redrawn in place five times a second
 // on a terminal, else one line per participant per second.
-func (l *listener) loop(ctx context.Context, stdout io.Writer) error {
+func (l *listener) loop(ctx context.Context, stdout io.Writer, playErr <-chan error) error {
 	f, ok := stdout.(*os.File)
 	v := &view{w: stdout, tty: ok && term.IsTerminal(int(f.Fd()))}
 	live, every := v.tty && !l.opts.onceJSON, time.Second
@@ -213,14 +249,11 @@ func (l *listener) loop(ctx context.Context, stdout io.Writer) error {
 			return nil
 		case c := <-l.failed:
 			return fmt.Errorf("cannot join: %s", c.Reason)
+		case err := <-playErr:
+			l.sink.Close()
+			l.sink = nil // Run has returned
+			return fmt.Errorf("play: %w", err)
 		case <-tick.C:
-			// What is more than a second old is written: late packets of
-			// one track still mix with the others.
-			if l.mix != nil {
-				if err := l.mix.Flush(listen.Position(l.start, time.Now()) - 48000); err != nil {
-					l.log.Error("write wav", "err", err)
-				}
-			}
 			l.rx.CheckKeys()
 			if !l.opts.onceJSON {
 				v.draw(l.frame(true))
@@ -282,4 +315,53 @@ func (l *listener) writeSummary(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(s)
+}
+
+// clockSink is an output with no sound card: it takes frames on the wall
+// clock, frame k at start + k periods, as a card's blocking write would,
+// and plays them nowhere (a teeSink records them).
+type clockSink struct {
+	f     audio.Format
+	start time.Time
+	n     int64 // frames taken
+	timer *time.Timer
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newClockSink(f audio.Format, start time.Time) *clockSink {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &clockSink{f: f, start: start, timer: t, done: make(chan struct{})}
+}
+
+func (s *clockSink) Format() audio.Format { return s.f }
+
+func (s *clockSink) WriteFrame(*audio.Frame) error {
+	s.timer.Reset(time.Until(s.start.Add(time.Duration(s.n) * s.f.Period)))
+	select {
+	case <-s.done:
+		return audio.ErrClosed
+	case <-s.timer.C:
+	}
+	s.n++
+	return nil
+}
+
+func (s *clockSink) Close() error {
+	s.once.Do(func() { close(s.done) })
+	return nil
+}
+
+// teeSink writes every frame it plays to a WAV file too.
+type teeSink struct {
+	audio.Sink
+	w *wav.Writer
+}
+
+func (t *teeSink) WriteFrame(f *audio.Frame) error {
+	if err := t.Sink.WriteFrame(f); err != nil {
+		return err
+	}
+	return t.w.Write(f.Samples)
 }

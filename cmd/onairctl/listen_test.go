@@ -9,14 +9,17 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/marks"
+	"github.com/onair-gateway/onair/audio/mix"
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/audio/rx"
+	wavpkg "github.com/onair-gateway/onair/audio/wav"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit"
@@ -61,6 +64,8 @@ func TestParseListen(t *testing.T) {
 		{[]string{}, false}, // no credentials
 		{[]string{"-token", "t", "-api-key", "k", "-api-secret", "s"}, false},
 		{[]string{"-token", "t", "-wav-channels", "3"}, false},
+		{[]string{"-token", "t", "-play", "default", "-volume", "-6"}, true},
+		{[]string{"-token", "t", "-volume", "30"}, false},
 		{[]string{"-token", "t", "extra"}, false},
 		{[]string{"-token", "t", "-url", "ftp://x"}, false},
 	}
@@ -195,9 +200,56 @@ func TestListenAgainstServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// About 4 s of mono 16-bit audio, less the time to join.
+	// About 4 s of mono 16-bit audio, on the wall clock from the start.
 	if secs := float64(info.Size()-44) / 96000; secs < 3 || secs > 4.5 {
 		t.Errorf("wav holds %.2f s", secs)
+	}
+	// What was played (jitter buffers, mixed with headroom) holds the
+	// tone: its last 1.5 s at the tone's level or above, 1 kHz dominant.
+	b, err := os.ReadFile(wav)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := wavpkg.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := a.Channels[0][a.Len()-72000:]
+	var e, peak float64
+	for _, v := range x {
+		e += float64(v) * float64(v)
+		peak = math.Max(peak, math.Abs(float64(v)))
+	}
+	lvl := 10 * math.Log10(e/float64(len(x)))
+	// The tone's share of each 20 ms block (the marks take a tenth of
+	// every second; the jitter buffers' 2.5 ms time-scale steps, frequent
+	// on a loaded machine, put seams in longer ones), the median of them.
+	k := 2 * math.Cos(2*math.Pi*1000/48000)
+	var shares []float64
+	for b := 0; b+960 <= len(x); b += 960 {
+		var s1, s2, eb float64
+		for _, v := range x[b : b+960] {
+			s1, s2 = float64(v)+k*s1-s2, s1
+			eb += float64(v) * float64(v)
+		}
+		shares = append(shares, 2*(s1*s1+s2*s2-k*s1*s2)/(960*eb))
+	}
+	slices.Sort(shares)
+	share := shares[len(shares)/2]
+	t.Logf("played: %.1f dBFS, peak %.2f, %.0f%% at 1 kHz", lvl, peak, 100*share)
+	if lvl < -26 || share < 0.3 || peak > mix.Ceiling+1e-3 {
+		t.Errorf("played %.1f dBFS, peak %.2f, %.0f%% at 1 kHz: want the tone and the marks, under the ceiling", lvl, peak, 100*share)
+	}
+}
+
+// TestListenPlayDevice: -play opens an ALSA device; one that is not there
+// is a clear error naming it.
+func TestListenPlayDevice(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := runListen(context.Background(), []string{"-url", "ws://127.0.0.1:1", "-room", "r", "-api-key", "k", "-api-secret", "s",
+		"-play", "no-such-card", "-duration", "1s"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), `"no-such-card"`) {
+		t.Errorf("err = %v, want an error naming the device", err)
 	}
 }
 

@@ -125,6 +125,9 @@ http: {listen: %q}
 		// Rate adaptation (httpapi/metrics_adapt.go).
 		"onair_encoder_target_bitrate_bps": dto.MetricType_GAUGE, "onair_encoder_fec": dto.MetricType_GAUGE,
 		"onair_encoder_packet_loss_percent": dto.MetricType_GAUGE, "onair_encoder_adaptations_total": dto.MetricType_COUNTER,
+		// The listen path's (per-participant families appear with participants).
+		"onair_listen_playing": dto.MetricType_GAUGE, "onair_listen_frames_total": dto.MetricType_COUNTER,
+		"onair_listen_xruns_total": dto.MetricType_COUNTER,
 	}
 	if onair != len(want) || goFams == 0 || procFams == 0 {
 		t.Errorf("%d onair_ families (want the %d the test knows), %d go_, %d process_", onair, len(want), goFams, procFams)

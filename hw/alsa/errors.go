@@ -13,10 +13,12 @@ import (
 var ErrDeviceGone = errors.New("alsa: device gone")
 
 // ErrTooFast is the cause in a *DeviceError when a capture device
-// delivers audio faster than real time, as no sound card does: ALSA's null
-// plugin, or a file plugin reading a plain file. Left alone it would flood
-// the room with packets at many times the real rate.
-var ErrTooFast = errors.New("delivers audio faster than real time: not a sound card (the null plugin, or a plain file?)")
+// delivers audio faster than real time, or a playback device takes it
+// faster, as no sound card does: ALSA's null plugin, or a file plugin on a
+// plain file. Left alone a capture would flood the room with packets at
+// many times the real rate, and a playback would drain every jitter buffer
+// as fast as the CPU allows.
+var ErrTooFast = errors.New("moves audio faster than real time: not a sound card (the null plugin, or a plain file?)")
 
 // ErrStalled is the cause in a *DeviceError when the device stopped moving
 // data for several buffer lengths (at least 2 s) without reporting an

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/onair-gateway/onair/audio"
@@ -30,8 +31,12 @@ type Playback struct {
 	afmt     audio.Format
 
 	// Used by the one WriteFrame in progress (owner.enter excludes others).
-	buf []byte
-	io  C.onair_io
+	buf   []byte
+	io    C.onair_io
+	start time.Time // when the first period was written
+	n     int64     // periods written
+	slack int64     // samples the device may take ahead of the clock
+	rate  audio.SampleRate
 
 	periods, xruns atomic.Uint64
 }
@@ -59,6 +64,10 @@ func OpenPlayback(cfg alsaconf.Config, log *slog.Logger) (*Playback, error) {
 		frameLen: frameLen,
 		afmt:     cfg.AudioFormat(),
 		buf:      make([]byte, frameLen*cfg.Channels*sampleBytes(cfg.Format)),
+		// A device takes its whole buffer at once; beyond that and half
+		// a second it runs faster than time (as for capture).
+		slack: int64(2*p.neg.BufferFrames) + int64(cfg.Rate.Samples(500*time.Millisecond)),
+		rate:  cfg.Rate,
 	}, nil
 }
 
@@ -100,6 +109,13 @@ func (p *Playback) WriteFrame(src *audio.Frame) error {
 	switch code {
 	case 0:
 		p.periods.Add(1)
+		// Against the clock every 8th period, as capture does: a device
+		// that takes audio far faster than it can play is no sound card.
+		if p.n++; p.n == 1 {
+			p.start = time.Now()
+		} else if p.n%8 == 0 && p.n*int64(p.frameLen)-int64(time.Since(p.start).Seconds()*float64(p.rate)) > p.slack {
+			return &DeviceError{Device: p.p.neg.Device, Op: "write", Err: ErrTooFast}
+		}
 		return nil
 	case errCanceled:
 		return audio.ErrClosed

@@ -163,3 +163,33 @@ func TestPlaybackLifecycle(t *testing.T) {
 		t.Fatalf("goroutines left behind: %v", left)
 	}
 }
+
+// TestPlaybackFasterThanRealTime: a device that takes audio far faster
+// than it could play it (the file plugin over the null plugin) is refused
+// with a clear error naming it, within a second of audio, as capture does.
+func TestPlaybackFasterThanRealTime(t *testing.T) {
+	vspk(t)
+	cfg := cfgOf(alsaconf.S16LE, 2, audio.Rate48k, 10*time.Millisecond)
+	cfg.Device = "vspk"
+	p, err := OpenPlayback(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	fr := audio.NewFrame(2, audio.Rate48k, 10*time.Millisecond)
+	start := time.Now()
+	var n int
+	for {
+		if err = p.WriteFrame(fr); err != nil {
+			break
+		}
+		if n++; n > 500 {
+			t.Fatalf("still writing after %d frames (%v of audio) in %v", n, time.Duration(n)*10*time.Millisecond, time.Since(start))
+		}
+	}
+	var de *DeviceError
+	if !errors.As(err, &de) || !errors.Is(err, ErrTooFast) || de.Device != "vspk" || de.Op != "write" {
+		t.Fatalf("err = %v, want a write DeviceError of vspk for ErrTooFast", err)
+	}
+	t.Logf("refused after %d frames (%v of audio) in %v: %v", n, time.Duration(n)*10*time.Millisecond, time.Since(start).Round(time.Millisecond), err)
+}

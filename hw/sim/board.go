@@ -97,8 +97,13 @@ type Board struct {
 	pos        int64
 	late       atomic.Int64
 
+	play       playback   // the speaker's side (speaker.go)
+	fileMu     sync.Mutex // orders playback file writes and its close
+	fileClosed bool       // guarded by fileMu
+
 	done      chan struct{}
 	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ audio.Source = (*Board)(nil)
@@ -198,6 +203,7 @@ func New(cfg Config, geom audio.Geometry, format audio.Format, opts Options, log
 			b.diff = b.newDiffuse(dsp.FromDB(cfg.Diffuse))
 		}
 	}
+	b.initPlayback(cfg, opts.Seed)
 	// render slides the last hlen samples to the front before each frame,
 	// so the history before Pos 0 goes at the end.
 	b.hist = make([]float32, b.hlen+n)
@@ -306,7 +312,12 @@ func (b *Board) ReadFrame(dst *audio.Frame) error {
 		return fmt.Errorf("%w: %d channels × %d samples, want %d × %d",
 			ErrFrameFormat, dst.Channels, dst.Len(), b.format.Channels, b.n)
 	}
-	b.render(dst.Samples)
+	if b.realtime && !b.started {
+		b.begin(b.clock.Now())
+	}
+	if err := b.render(dst.Samples); err != nil {
+		return err
+	}
 	if b.realtime {
 		if err := b.wait(); err != nil {
 			return err
@@ -320,15 +331,6 @@ func (b *Board) ReadFrame(dst *audio.Frame) error {
 // wait sleeps on the clock until the frame being read is due.
 func (b *Board) wait() error {
 	now := b.clock.Now()
-	if !b.started {
-		b.start, b.started = now, true
-		if b.chirp && b.alignMarks {
-			// Sample 0 at the next whole Unix second: the marks'
-			// convention (audio/marks), so a listener reads latency
-			// straight off its own clock.
-			b.start = marks.Start(now)
-		}
-	}
 	due := b.start.Add(samplesDuration(b.pos+int64(b.n), b.rate))
 	d := due.Sub(now)
 	if d <= 0 {
@@ -351,6 +353,17 @@ func (b *Board) wait() error {
 	}
 }
 
+// begin starts realtime pacing: sample 0 is due at now.
+func (b *Board) begin(now time.Time) {
+	b.start, b.started = now, true
+	if b.chirp && b.alignMarks {
+		// Sample 0 at the next whole Unix second: the marks'
+		// convention (audio/marks), so a listener reads latency
+		// straight off its own clock.
+		b.start = marks.Start(now)
+	}
+}
+
 // samplesDuration is n samples at rate r, exact for any n (no int64
 // overflow of n·1e9 after 53 hours).
 func samplesDuration(n int64, r audio.SampleRate) time.Duration {
@@ -358,9 +371,14 @@ func samplesDuration(n int64, r audio.SampleRate) time.Duration {
 	return time.Duration(s)*time.Second + time.Duration(rem*int64(time.Second)/int64(r))
 }
 
-// render fills out (interleaved) with the next frame.
-func (b *Board) render(out []float32) {
+// render fills out (interleaved) with the next frame. It fails only when
+// the board closes while it waits for the speaker (non-realtime).
+func (b *Board) render(out []float32) error {
 	n, C, hl := b.n, b.format.Channels, b.hlen
+	played, err := b.renderPlayed(b.pos)
+	if err != nil {
+		return err
+	}
 	copy(b.hist, b.hist[n:])
 	b.talk.render(b.hist[hl:], b.pos+b.lat)
 	if b.lineIn {
@@ -370,7 +388,7 @@ func (b *Board) render(out []float32) {
 			out[2*i] = clip(left[i] + b.noise*b.rng.gauss())
 			out[2*i+1] = clip(b.right[i] + b.noise*b.rng.gauss())
 		}
-		return
+		return nil
 	}
 	fs, cur := b.filt.Load(), b.cur
 	if d := b.diff; d != nil {
@@ -395,20 +413,34 @@ func (b *Board) render(out []float32) {
 				fir(b.mic, h, hl-ds.shift[m]-(Taps-1), &ds.taps[m], true)
 			}
 		}
+		if played {
+			b.addEcho(b.mic, m)
+		}
 		for i, v := range b.mic {
 			out[i*C+m] = clip(v + b.noise*b.rng.gauss())
 		}
 	}
 	b.cur = fs
 	if b.mics < C {
-		b.renderRef(out)
+		b.renderRef(out, played)
 	}
+	return nil
 }
 
-// renderRef fills the channels beyond the mics with the looped reference,
-// or silence.
-func (b *Board) renderRef(out []float32) {
+// renderRef fills the channels beyond the mics with what the speaker plays
+// once it has opened (a codec's loopback), else the looped reference, or
+// silence.
+func (b *Board) renderRef(out []float32, played bool) {
 	C := b.format.Channels
+	if played {
+		for i, v := range b.loopback() {
+			v = clip(v)
+			for c := b.mics; c < C; c++ {
+				out[i*C+c] = v
+			}
+		}
+		return
+	}
 	if b.ref == nil {
 		for i := range b.n {
 			clear(out[i*C+b.mics : (i+1)*C])
@@ -427,12 +459,17 @@ func (b *Board) renderRef(out []float32) {
 	}
 }
 
-// Close implements audio.Source: it unblocks a pending ReadFrame, which
-// returns audio.ErrClosed, as do all later reads. It may be called more than
-// once and always returns nil. The board owns no goroutine.
+// Close implements audio.Source: it unblocks a pending ReadFrame (and a
+// pending Speaker WriteFrame), which return audio.ErrClosed, as do all
+// later calls, and finishes the playback file. It may be called more than
+// once and returns nil unless the playback file could not be written. The
+// board owns no goroutine.
 func (b *Board) Close() error {
-	b.closeOnce.Do(func() { close(b.done) })
-	return nil
+	b.closeOnce.Do(func() {
+		close(b.done)
+		b.closeErr = b.closePlayback()
+	})
+	return b.closeErr
 }
 
 // Azimuth returns the talker's azimuth in degrees, in [0, 360).

@@ -50,6 +50,34 @@ type Config struct {
 	// Keyboard, when onaird runs in a terminal, makes space a push-to-talk
 	// button. Default: true.
 	Keyboard *bool `yaml:"keyboard" json:"keyboard"`
+	// PlaybackFile, when set, receives a WAV file (32-bit float, at the
+	// speaker's rate and channel count) of exactly what the board's
+	// speaker plays, written as it plays. Default: none.
+	PlaybackFile string `yaml:"playback_file" json:"playback_file"`
+	// Echo is how the speaker's sound reaches the microphones: a synthetic
+	// room impulse response (see the package doc). Default: none, the mics
+	// do not hear the speaker.
+	Echo *Echo `yaml:"echo" json:"echo"`
+	// SkewPPM is how much faster the speaker's clock runs than the
+	// capture clock, in parts per million, -1000..1000. Default: 0.
+	SkewPPM float64 `yaml:"skew_ppm" json:"skew_ppm"`
+}
+
+// Echo is the synthetic room between the simulated speaker and the mics.
+type Echo struct {
+	// Delay is when the direct sound reaches the array centre after it is
+	// played, 0..1s. Default: 0.
+	Delay conf.Duration `yaml:"delay" json:"delay"`
+	// Level is the gain of the direct path in dB, -80..20. Default: -6.
+	Level *float64 `yaml:"level" json:"level"`
+	// Decay is the reverberation time of the tail (T60: the time its
+	// level takes to fall by 60 dB), 0..2s; 0 leaves only the direct
+	// path. Default: 0.
+	Decay conf.Duration `yaml:"decay" json:"decay"`
+	// Azimuth is the direction the direct sound comes from, in degrees,
+	// -360..360. Default: 270 (behind the array, facing the default
+	// talker at 90).
+	Azimuth *float64 `yaml:"azimuth" json:"azimuth"`
 }
 
 // ScriptStep is one scripted button action.
@@ -88,6 +116,16 @@ func (c *Config) SetDefaults() {
 	if c.Keyboard == nil {
 		c.Keyboard = conf.Ptr(true)
 	}
+	if c.Echo != nil {
+		e := *c.Echo // a copy: the caller's Echo stays as written
+		if e.Level == nil {
+			e.Level = conf.Ptr(-6.0)
+		}
+		if e.Azimuth == nil {
+			e.Azimuth = conf.Ptr(270.0)
+		}
+		c.Echo = &e
+	}
 	for i := range c.Script {
 		if c.Script[i].Button == "" {
 			c.Script[i].Button = "ptt"
@@ -122,6 +160,26 @@ func (c Config) Validate() error {
 	}
 	if c.Diffuse > 0 || c.Diffuse < -120 {
 		errs = append(errs, conf.Errorf("diffuse", "%v dBFS is out of range -120..0", c.Diffuse))
+	}
+	if e := c.Echo; e != nil {
+		if e.Delay < 0 || e.Delay.D() > time.Second {
+			errs = append(errs, conf.Errorf("echo.delay", "%v is out of range 0..1s", e.Delay))
+		}
+		if e.Decay < 0 || e.Decay.D() > 2*time.Second {
+			errs = append(errs, conf.Errorf("echo.decay", "%v is out of range 0..2s", e.Decay))
+		}
+		if e.Level != nil && !(*e.Level >= -80 && *e.Level <= 20) {
+			errs = append(errs, conf.Errorf("echo.level", "%v dB is out of range -80..20", *e.Level))
+		}
+		if e.Azimuth != nil && !(*e.Azimuth >= -360 && *e.Azimuth <= 360) {
+			errs = append(errs, conf.Errorf("echo.azimuth", "%v degrees is out of range -360..360", *e.Azimuth))
+		}
+	}
+	if !(c.SkewPPM >= -1000 && c.SkewPPM <= 1000) {
+		errs = append(errs, conf.Errorf("skew_ppm", "%v is out of range -1000..1000", c.SkewPPM))
+	}
+	if c.PlaybackFile != "" && !conf.Printable(c.PlaybackFile) {
+		errs = append(errs, conf.Errorf("playback_file", "%q has unprintable characters", c.PlaybackFile))
 	}
 	var last time.Duration
 	for i, s := range c.Script {

@@ -53,12 +53,46 @@
 // independent noise a beamformer can only average.
 //
 // Channels beyond the mics (the 6-mic board's two playback references) carry
+// what the speaker plays once it has opened (see below), else
 // Options.Reference, looped, or silence. Every sample is clipped to ±1, as an
 // ADC would.
 //
 // Options.LineIn turns the board into a stereo line input: no geometry, no
 // delays, the left channel is the signal, the right is a stereo WAV's own
 // right channel or else the left at -6 dB, so a swap or a downmix shows.
+//
+// # Speaker and echo
+//
+// Board.Speaker opens the board's loudspeaker, an audio.Sink at the
+// board's rate (1 or 2 channels, averaged into one speaker). What it plays
+// goes, exactly as written, to Config.PlaybackFile (32-bit float WAV,
+// finished when the board closes), to the channels beyond the mics (the
+// 6-mic board's loopback references, on the capture clock with no delay),
+// and through a synthetic room into every mic (Config.Echo):
+//
+//   - the direct path reaches the array centre Echo.Delay after the sample
+//     is played, at Echo.Level dB, as a plane wave from Echo.Azimuth, so
+//     mic m hears it Delay + its geometric offset later (fractional, by
+//     the same 16-tap filters as the talker);
+//   - then a tail of reflections, one every 0.5..1.5 ms from 1 ms after the
+//     direct sound, each from a random azimuth (whole-sample offsets per
+//     mic) with a random sign, their amplitude envelope falling 60 dB over
+//     Echo.Decay (T60), until Decay; the tail as a whole carries as much
+//     energy as the direct path (a direct-to-reverberant ratio of 0 dB).
+//
+// The speaker's clock runs Config.SkewPPM faster than the capture clock:
+// its sample q plays at capture position PlayedAt(q) = p0 + q/(1+skew),
+// rendered by a 128-phase windowed-sinc interpolator. The speaker buffers
+// four of its periods. In non-realtime mode the speaker starts playing
+// where the capture is when it opens; WriteFrame blocks while the buffer
+// is full of what the capture has not reached, and ReadFrame waits for the
+// open speaker to have played what the frame needs, so the two run in
+// lockstep and a run repeats exactly (write and read from two goroutines).
+// In realtime WriteFrame is paced on the clock from its first write, and a
+// capture frame that needs what was not written yet hears silence
+// (Speaker.Underruns counts them). A line input hears no room. Neither side
+// allocates per frame; the echo costs a 16-tap filter per mic and sample
+// plus one multiply-add per reflection.
 //
 // # Pacing, goroutines and buffers
 //
@@ -70,8 +104,8 @@
 // as fast as they are asked for. Positions come from a sample counter.
 //
 // The board starts no goroutine. ReadFrame is called from one goroutine at a
-// time; Close, SetAzimuth, Azimuth, MicDelays and Late are safe from any
-// goroutine. Close unblocks a pending ReadFrame, which returns
+// time, and the speaker's WriteFrame from one (usually another); Close,
+// SetAzimuth, Azimuth, MicDelays and Late are safe from any goroutine. Close unblocks a pending ReadFrame, which returns
 // audio.ErrClosed.
 //
 // The caller owns the frame it passes to ReadFrame. The board owns its

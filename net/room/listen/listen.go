@@ -1,12 +1,19 @@
 // Package listen follows the remote audio of a room: it starts a reader for
 // every remote track a room.Supervisor reports, feeds each through an
-// audio/rx Track into its participant's rx.Meters, and mixes the decoded
-// audio onto one timeline (audio/mix) when asked. It is the receive half
-// of `onairctl listen`, and what a device's listen unit builds on.
+// audio/rx Track into its participant's rx.Meters (unless NoMeters), and,
+// with Playout, into an rx.Jitter per track that a Player pulls on the
+// playback device's clock, mixes on an audio/mix Bus and writes to an
+// audio.Sink. It is the receive half of `onairctl listen` and of a
+// device's listen unit (gateway).
+//
+// Mix-minus: a track of the identity in Config.Skip (the device's own) is
+// never read, so what the device plays never holds its own voice; its own
+// capture is never routed to the listen path at all.
 //
 // A Listener owns one goroutine per remote track, started by OnEvent and
 // ended when the track ends; Wait waits for them after the session closed.
-// Its methods are safe for concurrent use.
+// A Player's Run runs on its caller's goroutine. The Listener's methods are
+// safe for concurrent use.
 package listen
 
 import (
@@ -27,9 +34,11 @@ import (
 type Config struct {
 	// Channels is how many channels to decode, 1 or 2 (the mix's).
 	Channels int
-	// Mix, if not nil, takes every track's audio: a track starts on its
-	// timeline where its first packet arrived, at Start plus the frame
-	// position (48 kHz).
+	// Mix, if not nil, takes every track's audio as it arrives, placed by
+	// RTP time with no jitter buffer: a track starts on its timeline where
+	// its first packet arrived, at Start plus the frame position (48 kHz).
+	// It is the ideal listener of measurements (test/hardnet): what was
+	// received and concealed, without a playout's delay changes.
 	Mix   *mix.Timeline
 	Start time.Time
 	// HaveKey says the room's E2EE key is held (the session decrypts);
@@ -38,6 +47,18 @@ type Config struct {
 	// GoneFor is how long Participants(true) keeps showing a participant
 	// whose tracks all ended. Default 0: not at all.
 	GoneFor time.Duration
+	// Playout gives every track a jitter buffer (rx.Jitter of Jitter's
+	// bounds, Channels at Jitter.Rate) for a Player. Default: off.
+	Playout bool
+	Jitter  rx.JitterConfig
+	// NoMeters skips the per-track meters (a second decoder per track):
+	// a device that only plays. Default: false.
+	NoMeters bool
+	// Skip is an identity whose tracks are never read: the device's own
+	// (mix-minus). Default: none.
+	Skip string
+	// Now is the clock packets are timed by. Default: time.Now.
+	Now func() time.Time
 }
 
 // BadKeyFrames is how many frames must fail to decrypt, with none opened,
@@ -46,15 +67,23 @@ const BadKeyFrames = 25
 
 // Listener follows the remote tracks of one room session.
 type Listener struct {
-	cfg    Config
-	log    *slog.Logger
-	wg     sync.WaitGroup
-	mu     sync.Mutex // guards people
-	people map[string]*participant
+	cfg     Config
+	log     *slog.Logger
+	wg      sync.WaitGroup
+	mu      sync.Mutex // guards people, playing
+	people  map[string]*participant
+	playing []*playTrack
 }
 
 // New returns a Listener; log may not be nil.
 func New(cfg Config, log *slog.Logger) *Listener {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Jitter.Channels = cfg.Channels
+	if cfg.Jitter.Rate == 0 {
+		cfg.Jitter.Rate = audio.Rate48k
+	}
 	return &Listener{cfg: cfg, log: log.With("component", "net.room.listen"), people: map[string]*participant{}}
 }
 
@@ -67,6 +96,7 @@ type participant struct {
 	crypto    []room.CryptoTrack // tracks that know about encryption
 	noKey     bool               // an encrypted track arrived and no key is held
 	warnedKey bool               // the wrong-key warning was given
+	plays     []*playTrack       // its tracks' jitter buffers, latest last
 }
 
 // Participant is the figures of one remote identity.
@@ -78,12 +108,18 @@ type Participant struct {
 	E2EE string `json:"e2ee"`
 	// Undecryptable counts frames that did not decrypt.
 	Undecryptable uint64 `json:"undecryptable"`
+	// Playout is its jitter buffers' figures (nil without Playout).
+	Playout *Playout `json:"playout,omitempty"`
 }
 
 // OnEvent starts a reader for every remote track added; it is a
 // room.SupervisorConfig.OnEvent.
 func (l *Listener) OnEvent(ev room.Event) {
 	if ev.Kind != room.EventTrackAdded {
+		return
+	}
+	if l.cfg.Skip != "" && ev.Participant == l.cfg.Skip {
+		l.log.Info("not playing a track of this device's own identity (mix-minus)", "participant", ev.Participant)
 		return
 	}
 	l.mu.Lock()
@@ -100,34 +136,62 @@ func (l *Listener) OnEvent(ev room.Event) {
 			"participant", ev.Participant)
 	}
 	// Ciphertext decoded as Opus is loud noise: counted, never decoded.
-	t, err := p.m.NewTrack(rx.Config{Channels: l.cfg.Channels, Rate: audio.Rate48k, CountOnly: sealed})
-	if err != nil {
-		l.log.Error("decoder", "err", err)
-		return
+	var t *rx.Track
+	if !l.cfg.NoMeters {
+		var err error
+		if t, err = p.m.NewTrack(rx.Config{Channels: l.cfg.Channels, Rate: audio.Rate48k, CountOnly: sealed}); err != nil {
+			l.log.Error("decoder", "err", err)
+			return
+		}
+	}
+	var pt *playTrack
+	if l.cfg.Playout && !sealed {
+		l.mu.Lock()
+		jc := l.cfg.Jitter
+		l.mu.Unlock()
+		j, err := rx.NewJitter(jc)
+		if err != nil {
+			l.log.Error("jitter buffer", "err", err)
+			return
+		}
+		pt = &playTrack{j: j}
 	}
 	p.mu.Lock()
 	if ct != nil {
 		p.crypto = append(p.crypto, ct)
 	}
 	p.noKey = p.noKey || sealed
+	if pt != nil {
+		p.plays = append(p.plays, pt)
+	}
 	p.mu.Unlock()
+	if pt != nil {
+		l.mu.Lock()
+		l.playing = append(l.playing, pt)
+		l.mu.Unlock()
+	}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		if err := l.read(ev.Track, t); err != nil {
+		if err := l.read(ev.Track, t, pt); err != nil {
 			l.log.Warn("track read", "participant", ev.Participant, "track", ev.Track.ID(), "err", err)
 		}
-		t.End(time.Now())
+		if t != nil {
+			t.End(l.cfg.Now())
+		}
+		if pt != nil {
+			pt.ended.Store(true)
+		}
 	}()
 }
 
-// read feeds one track's packets to t, and its audio to the mix, until the
-// track ends. Its buffers are allocated once.
-func (l *Listener) read(tr room.RemoteTrack, t *rx.Track) error {
+// read feeds one track's packets to t's meters (if not nil) and to pt's
+// jitter buffer (if not nil), until the track ends. Its buffers are allocated once.
+func (l *Listener) read(tr room.RemoteTrack, t *rx.Track, pt *playTrack) error {
 	buf := make([]byte, rx.MaxPayload)
 	origin := int64(-1)
 	var toMix func(*rx.Chunk)
-	if l.cfg.Mix != nil {
+	if l.cfg.Mix != nil && t != nil {
 		toMix = func(c *rx.Chunk) {
 			if origin < 0 {
 				origin = Position(l.cfg.Start, c.Arrival)
@@ -142,7 +206,13 @@ func (l *Listener) read(tr room.RemoteTrack, t *rx.Track) error {
 		} else if err != nil {
 			return err
 		}
-		t.Push(rx.Packet{Seq: pkt.Seq, Timestamp: pkt.Timestamp, Payload: pkt.Payload}, time.Now(), toMix)
+		rp, now := rx.Packet{Seq: pkt.Seq, Timestamp: pkt.Timestamp, Payload: pkt.Payload}, l.cfg.Now()
+		if pt != nil {
+			pt.push(rp, now)
+		}
+		if t != nil {
+			t.Push(rp, now, toMix)
+		}
 	}
 }
 
@@ -150,6 +220,33 @@ func (l *Listener) read(tr room.RemoteTrack, t *rx.Track) error {
 // starts at start.
 func Position(start, t time.Time) int64 {
 	return int64(t.Sub(start)) * 48000 / int64(time.Second)
+}
+
+// SetJitter sets the jitter buffers' rate and bounds (the decoded channel
+// count stays Config.Channels), for the tracks to come and those playing:
+// a new rate gives them new buffers, new bounds take effect at once.
+func (l *Listener) SetJitter(cfg rx.JitterConfig) error {
+	cfg.Channels = l.cfg.Channels
+	if _, err := rx.NewJitter(cfg); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cfg.SetDefaults()
+	old := l.cfg.Jitter
+	l.cfg.Jitter = cfg
+	for _, t := range l.playing {
+		t.mu.Lock()
+		if cfg.Rate != old.Rate || cfg.Window != old.Window {
+			if j, err := rx.NewJitter(cfg); err == nil {
+				t.j = j
+			}
+		} else {
+			t.j.SetBounds(cfg.Min, cfg.Max)
+		}
+		t.mu.Unlock()
+	}
+	return nil
 }
 
 // Wait waits for every track reader to end (after the session closed).
@@ -205,6 +302,9 @@ func (p *participant) snap(window bool) Participant {
 	s := Participant{Identity: p.identity, Snapshot: p.m.Snapshot(window), E2EE: "off"}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.plays) > 0 {
+		s.Playout = playoutOf(p.plays)
+	}
 	for _, c := range p.crypto {
 		if c.Encrypted() {
 			s.E2EE = "on"
