@@ -23,6 +23,14 @@ const (
 	// (nothing played) before the alignment starts again when playback
 	// resumes.
 	stall = 200 * time.Millisecond
+	// Once settle measurements are on the lag line, a measurement within
+	// keepWithin samples of it leaves the line alone.
+	settle     = 8
+	keepWithin = 0.3
+	// estMargin is how far the delay estimator's reference is held back
+	// from the newest played sample: more than the jitter between the
+	// playback writes and the capture frames (a few periods).
+	estMargin = 50 * time.Millisecond
 	// erleSmooth is the time constant of the reported ERLE.
 	erleSmooth = 2 * time.Second
 	// farActive is the reference's mean square above which the far end
@@ -77,6 +85,9 @@ type Canceller struct {
 	mic      []float32 // mic 0 as captured, for the estimator
 	est      *delayEstimator
 	pre      int
+	margin   int       // estMargin in samples
+	dline    []float32 // mic 0's last estMargin, a ring
+	dlAt     int
 	resetLag int
 	stallLen int64
 
@@ -152,6 +163,7 @@ func NewWith(eng Engine, cfg Config, in audio.Format, mics int, ref *Reference) 
 		eng: eng, channels: in.Channels, mics: mics, n: n, rate: in.Rate,
 		aligned:  make([]float32, n),
 		pre:      in.Rate.Samples(preDelay),
+		margin:   in.Rate.Samples(estMargin),
 		resetLag: in.Rate.Samples(resetAbove),
 		stallLen: int64(in.Rate.Samples(stall)),
 		erleA:    1 - math.Exp(-float64(n)/float64(in.Rate.Samples(erleSmooth))),
@@ -165,6 +177,7 @@ func NewWith(eng Engine, cfg Config, in audio.Format, mics int, ref *Reference) 
 		c.nominal = make([]float32, n)
 		c.mic = make([]float32, n)
 		c.est = newDelayEstimator(int(in.Rate), in.Rate.Samples(cfg.MaxDelay.D()))
+		c.dline = make([]float32, c.margin)
 		c.interp = newInterpTable()
 	}
 	return c, nil
@@ -262,16 +275,26 @@ func (c *Canceller) alignPlayback(src *audio.Frame) {
 		c.measured = false
 		c.isMeas.Store(false)
 		c.est.reset()
+		clear(c.dline)
 	}
 	c.written = written
-	c.ref.read(c.nominal, src.Pos+c.off)
+	// The estimator's reference is held back by estMargin, so that it
+	// never reaches past what has been played however the playback
+	// goroutine's writes fall against this frame: its input, and so the
+	// measurement, does not depend on scheduling.
+	// and mic 0 is held back as much through a delay line, so the lag
+	// between them is the true one.
+	c.ref.read(c.nominal, src.Pos+c.off-int64(c.margin))
 	for i := range c.mic {
-		c.mic[i] = src.Samples[i*c.channels]
+		at := (c.dlAt + i) % len(c.dline)
+		c.mic[i] = c.dline[at]
+		c.dline[at] = src.Samples[i*c.channels]
 	}
+	c.dlAt = (c.dlAt + len(c.mic)) % len(c.dline)
 	if lag, ok := c.est.feed(c.mic, c.nominal); ok {
 		// The measurement is the mean lag over the estimator's window,
-		// which ends with this frame.
-		c.measure(end-int64(c.est.window()/2), lag)
+		// which ends estMargin before this frame.
+		c.measure(end-int64(c.margin+c.est.window()/2), lag)
 	}
 	// The echo at capture position p comes from played sample
 	// p + off - lag(p); the reference leads it by preDelay.
@@ -308,8 +331,16 @@ func (c *Canceller) measure(p int64, lag float64) {
 		c.measured = true
 		c.isMeas.Store(true)
 	}
+	settled := c.npts >= settle && math.Abs(lag-c.lagAt(p)) < keepWithin
 	c.pts[c.npts%len(c.pts)] = lagPoint{p, lag}
 	c.npts++
+	if settled {
+		// The line still explains the measurement: keep the reference
+		// where the filter has learned it; refitting on every
+		// measurement's noise would move it by fractions of a sample
+		// and make the filter re-adapt its high frequencies.
+		return
+	}
 	n := min(c.npts, len(c.pts))
 	// Least squares on positions relative to p.
 	var sx, sy, sxx, sxy, span float64

@@ -55,7 +55,7 @@ func (c *Config) SetDefaults() {
 		c.Engine = EngineSpeex
 	}
 	if c.Tail == 0 {
-		c.Tail = conf.Duration(150 * time.Millisecond)
+		c.Tail = conf.Duration(200 * time.Millisecond)
 	}
 	if c.MaxDelay == 0 {
 		c.MaxDelay = conf.Duration(400 * time.Millisecond)

@@ -8,12 +8,13 @@ import (
 
 // The delay between the reference and its echo in the capture is measured
 // by GCC-PHAT on both signals decimated to 8 kHz: every quarter second,
-// over the last second, across lags from -20 ms to MaxDelay.
+// over the last second, across lags from 0 to MaxDelay + 20 ms (an echo
+// cannot come before its sound is played).
 const (
 	estRate     = 8000
-	estWindow   = estRate     // 1 s of capture
-	estEvery    = estRate / 4 // a measurement every 0.25 s
-	estNegative = estRate / 50
+	estWindow   = estRate      // 1 s of capture
+	estEvery    = estRate / 4  // a measurement every 0.25 s
+	estNegative = estRate / 50 // 20 ms of slack beyond MaxDelay
 	// estConfidence is the least ratio of the correlation peak to the
 	// RMS of the correlation over the lags searched for a measurement
 	// to count.

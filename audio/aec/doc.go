@@ -29,7 +29,7 @@
 // counter when playback starts (the newest played sample at the end of
 // that capture frame), and the delay between the two is measured:
 // GCC-PHAT on both signals decimated to 8 kHz every 0.25 s over the last
-// second, for lags from -20 ms to Config.MaxDelay, refined to a fraction
+// second, for lags from 0 to Config.MaxDelay, refined to a fraction
 // of a sample by the full-rate cross-correlation around the peak. A line
 // fitted through the measurements gives the delay and the drift between
 // the playback and capture clocks (Stats.Delay, Stats.SkewPPM); the

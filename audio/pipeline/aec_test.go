@@ -240,7 +240,7 @@ func TestAECFarEnd(t *testing.T) {
 		t.Skip("several seconds of audio per case")
 	}
 	far := loadSpeech(t, 0, 0.3)
-	const dur = 9 * time.Second
+	const dur = 7 * time.Second
 	off := map[float64]float64{}
 	for _, skew := range []float64{0, 50, -50} {
 		out, _ := echoRun{far: far, skew: skew, dur: dur}.run(t)
@@ -288,7 +288,7 @@ func TestAECDoubleTalk(t *testing.T) {
 	if err := os.WriteFile(near, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const dur = 9 * time.Second
+	const dur = 7 * time.Second
 	clean, _ := echoRun{aec: true, near: near, dur: dur}.run(t)
 	both, st := echoRun{aec: true, near: near, far: far, dur: dur}.run(t)
 	noAEC, _ := echoRun{near: near, far: far, dur: dur}.run(t)

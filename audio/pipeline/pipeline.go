@@ -1,5 +1,8 @@
 // Package pipeline runs onair's speak path: a capture Source, the DSP chain,
 // the Opus encoder and a Sink that takes packets (the room session).
+// NewSpeak assembles the path's stages: with WithAEC, the echo canceller
+// (audio/aec) runs in front of the chain, before the beamformer and AGC
+// (Speak.Stage).
 //
 // Two goroutines, both owned by Run: the capture goroutine reads frames from
 // the Source into a bounded ring and never blocks on the consumer (when the

@@ -445,3 +445,53 @@ func BenchmarkSpeaker(b *testing.B) {
 		}
 	}
 }
+
+// TestSpeakerEchoRealtime checks the echo in realtime mode on a fake
+// clock: the speaker's first write and the capture's first read at the
+// same instant put playback sample q at capture position q, and a click
+// reaches each mic at the echo delay plus its geometric offset.
+func TestSpeakerEchoRealtime(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	clk := clockwork.NewFakeClock()
+	cfg := quietCfg(&Echo{Delay: conf.Duration(20 * time.Millisecond), Azimuth: conf.Ptr(0.0)})
+	cfg.Realtime = nil
+	b := newBoard(t, cfg, geom4, fmt4, Options{Clock: clk})
+	s, err := b.Speaker(fmtSpk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pulse := bandPulse(64)
+	sig := make([]float32, 4000)
+	copy(sig[2000-64:], pulse)
+	done := play(s, sig, 1000)
+	const frames = 12
+	got := make(chan [][]float64, 1)
+	go func() { got <- readChannels(t, b, 0, frames) }()
+	for range frames {
+		if err := clk.BlockUntilContext(ctx, 2); err != nil { // the reader and the writer
+			t.Fatal(err)
+		}
+		clk.Advance(10 * time.Millisecond)
+	}
+	ch := <-got
+	s.Close()
+	if err := <-done; err != nil && !errors.Is(err, audio.ErrClosed) {
+		t.Fatal(err)
+	}
+	p0, ok := s.PlayedAt(2000)
+	if !ok || p0 != 2000 {
+		t.Fatalf("PlayedAt(2000) = %v, %v; want 2000", p0, ok)
+	}
+	offs := geom4.Delays(0)
+	for m := range 4 {
+		want := p0 + 0.020*48000 + offs[m]*48000
+		if pos, _ := arrival(ch[m], pulse); math.Abs(pos-want) > 0.05 {
+			t.Errorf("mic %d: click at %.3f, want %.3f", m, pos, want)
+		}
+	}
+	if n := s.Underruns(); n != 0 {
+		t.Errorf("%d underruns with the writer ahead", n)
+	}
+}
