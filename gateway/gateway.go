@@ -13,6 +13,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/onair-gateway/onair/audio"
+	"github.com/onair-gateway/onair/audio/aec"
 	"github.com/onair-gateway/onair/audio/dsp"
 	"github.com/onair-gateway/onair/audio/pipeline"
 	"github.com/onair-gateway/onair/hw/gpio"
@@ -51,10 +52,11 @@ type Options struct {
 	// says there is nothing to forget.
 	Forget func() error
 	// WrapSink, if not nil, wraps every playback sink the listen unit
-	// opens, before the first frame is written: the echo canceller's
-	// reference tap (aec.Reference.Wrap: it sees exactly what is handed to
-	// the device, and passes Format, WriteFrame and Close through). An
-	// error fails that open (retried with backoff). Default: none.
+	// opens, before the first frame is written. An error fails that open
+	// (retried with backoff). Default: the echo canceller's reference tap
+	// (aec.Reference.Wrap: it records exactly what is handed to the
+	// device, and passes Format, WriteFrame and Close through), shared
+	// with the speak unit's canceller.
 	WrapSink func(audio.Sink) (audio.Sink, error)
 }
 
@@ -88,6 +90,21 @@ type Status struct {
 	// Listen is the listen path: playback and each remote participant's
 	// jitter buffer.
 	Listen ListenStatus `json:"listen"`
+	// AEC is the echo canceller's state, when it runs.
+	AEC *AECStatus `json:"aec,omitempty"`
+}
+
+// AECStatus is the echo canceller's part of Status.
+type AECStatus struct {
+	// DelayMs is the measured delay from handing a frame to the playback
+	// device to hearing it in the capture; Measured says whether it has
+	// been measured yet (always true with hardware loopback channels).
+	DelayMs  float64 `json:"delay_ms"`
+	Measured bool    `json:"measured"`
+	// SkewPPM is the playback clock's measured drift against the capture's.
+	SkewPPM float64 `json:"skew_ppm"`
+	// ERLEdB is the echo return loss enhancement while the far end plays.
+	ERLEdB float64 `json:"erle_db"`
 }
 
 // Gateway is the state machine that ties hardware, audio, room and status
@@ -136,6 +153,9 @@ type Gateway struct {
 	status   Status
 	running  atomic.Bool
 	loopDone chan struct{} // closed when Run's loop has returned
+
+	refMu sync.Mutex
+	ref   *aec.Reference // what the listen unit plays, for the echo canceller
 }
 
 // New builds a gateway for a validated config. It opens nothing: Run does.
@@ -186,7 +206,7 @@ func New(r *provisioning.Resolved, opts Options) (*Gateway, error) {
 // config, never the *Gateway.
 
 func (g *Gateway) speakDeps() speakDeps {
-	return speakDeps{open: g.hw.OpenSource, clock: g.clock, sink: g.sink, report: g.reportCapture, log: g.base}
+	return speakDeps{open: g.hw.OpenSource, ref: g.reference, clock: g.clock, sink: g.sink, report: g.reportCapture, log: g.base}
 }
 
 func (g *Gateway) roomDeps() roomDeps {
@@ -194,7 +214,25 @@ func (g *Gateway) roomDeps() roomDeps {
 }
 
 func (g *Gateway) listenDeps() listenDeps {
-	return listenDeps{open: g.hw.OpenSink, wrap: g.opts.WrapSink, listener: g.listener, clock: g.clock, log: g.base}
+	wrap := g.opts.WrapSink
+	if wrap == nil {
+		wrap = func(s audio.Sink) (audio.Sink, error) { return g.reference(s.Format().Rate).Wrap(s) }
+	}
+	return listenDeps{open: g.hw.OpenSink, wrap: wrap, listener: g.listener, clock: g.clock, log: g.base}
+}
+
+// reference returns the playback reference at rate, shared by the listen
+// unit (which records what it plays) and the speak unit's echo canceller
+// (which reads it by the two clocks' sample counters). Config validation
+// makes the playback and capture rates equal when the canceller is on; a
+// new rate gets a new Reference.
+func (g *Gateway) reference(rate audio.SampleRate) *aec.Reference {
+	g.refMu.Lock()
+	defer g.refMu.Unlock()
+	if g.ref == nil || g.ref.Rate() != rate {
+		g.ref = aec.NewReference(rate)
+	}
+	return g.ref
 }
 
 // listener returns the current room unit's Listener (nil without one).
@@ -490,7 +528,7 @@ func (g *Gateway) update(cause string) {
 	g.in.wantOnAir = len(g.ptt) > 0 || g.toggleOn || g.cmdOnAir
 	st, reason, open := derive(g.in)
 	if g.speak != nil {
-		g.speak.chain.SetOnAir(open)
+		g.speak.sp.Chain.SetOnAir(open)
 	}
 	g.gateOpen = open
 	if st != g.state || reason != g.reason {
@@ -519,7 +557,7 @@ func (g *Gateway) applyIndicators() {
 		g.log.Warn("indicators", "err", err)
 	}
 	if g.speak != nil && g.cfg.Audio.Processing.Beam == dsp.BeamDOA {
-		az, c := g.speak.chain.DOA()
+		az, c := g.speak.sp.Chain.DOA()
 		_ = ind.SetDirection(az, c > 0.3)
 	}
 }
@@ -550,12 +588,17 @@ func (g *Gateway) snapshot() {
 	}
 	if g.speak != nil {
 		s.Pipeline = g.speak.stats()
-		m := g.speak.chain.Meters()
+		m := g.speak.sp.Chain.Meters()
 		if len(m.Out) > 0 {
 			s.OutLevel = m.Out[0]
 		}
 		s.Voice = m.Voice
-		s.DOA, s.DOAConf = g.speak.chain.DOA()
+		s.DOA, s.DOAConf = g.speak.sp.Chain.DOA()
+		if c := g.speak.sp.AEC; c != nil {
+			st := c.Stats()
+			s.AEC = &AECStatus{DelayMs: float64(st.Delay.Microseconds()) / 1000, Measured: st.Measured,
+				SkewPPM: st.SkewPPM, ERLEdB: st.ERLE}
+		}
 	}
 	if s.Capture == "" {
 		s.Capture = "ok"

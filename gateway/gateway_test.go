@@ -231,20 +231,20 @@ func tally(t *testing.T, h *harness) pgpio.Level {
 
 func TestPTTOpensGateAndTally(t *testing.T) {
 	h := startHarness(t, simDoc)
-	if h.g.speak.chain.OnAir() || tally(t, h) != pgpio.Low {
+	if h.g.speak.sp.Chain.OnAir() || tally(t, h) != pgpio.Low {
 		t.Fatal("on air before any press")
 	}
 	h.button(t, true, StateOnAir)
-	if !h.g.speak.chain.OnAir() {
+	if !h.g.speak.sp.Chain.OnAir() {
 		t.Fatal("state on air but the gate is closed")
 	}
 	// The fade (10 ms) completes within one 10 ms capture frame of audio.
-	waitFor(t, "gate fully open", func() bool { return h.g.speak.chain.GateOpen() == 1 })
+	waitFor(t, "gate fully open", func() bool { return h.g.speak.sp.Chain.GateOpen() == 1 })
 	if tally(t, h) != pgpio.High {
 		t.Error("tally off while on air")
 	}
 	h.button(t, false, StateLive)
-	if h.g.speak.chain.OnAir() {
+	if h.g.speak.sp.Chain.OnAir() {
 		t.Error("gate still open after release")
 	}
 	waitFor(t, "tally off", func() bool { return tally(t, h) == pgpio.Low })
@@ -257,7 +257,7 @@ func TestServerMuteGoesOffAir(t *testing.T) {
 	sess.SetDenied(true)
 	sess.Emit(room.Event{Kind: room.EventPublishDenied, Reason: "muted by server"})
 	waitFor(t, "muted by the server", func() bool { return h.g.Status().State == StateMuted })
-	if h.g.speak.chain.OnAir() {
+	if h.g.speak.sp.Chain.OnAir() {
 		t.Error("gate open while the server mutes the device")
 	}
 	waitFor(t, "tally off", func() bool { return tally(t, h) == pgpio.Low })

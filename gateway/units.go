@@ -13,7 +13,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/onair-gateway/onair/audio"
-	"github.com/onair-gateway/onair/audio/dsp"
+	"github.com/onair-gateway/onair/audio/aec"
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/audio/pipeline"
 	"github.com/onair-gateway/onair/conf"
@@ -67,7 +67,10 @@ func busy(err error) bool { return errors.Is(err, syscall.EBUSY) }
 // speakDeps are what a speak unit needs besides its config.
 type speakDeps struct {
 	// open opens a capture (Hardware.OpenSource).
-	open  func(*provisioning.Resolved) (audio.Source, error)
+	open func(*provisioning.Resolved) (audio.Source, error)
+	// ref returns the playback reference at a rate (the echo canceller's
+	// far end, recorded by the listen unit).
+	ref   func(audio.SampleRate) *aec.Reference
 	clock clockwork.Clock
 	// sink takes the packets; it outlives the unit (the room's RTP clock
 	// runs on across a speak restart).
@@ -83,7 +86,7 @@ type speakDeps struct {
 type speakUnit struct {
 	d      speakDeps
 	cfg    *provisioning.Resolved // the speak view as a config (views.go)
-	chain  *dsp.Chain
+	sp     *pipeline.Speak        // the echo canceller, the chain and the encoder
 	enc    *opus.Encoder
 	first  audio.Source // opened by openCapture for the first run
 	pipe   atomic.Pointer[pipeline.Pipeline]
@@ -101,11 +104,16 @@ type captureReport struct {
 // fail for config reasons, before anything running is touched.
 func newSpeakUnit(d speakDeps, v speakView) (*speakUnit, error) {
 	r := v.config()
-	sp, err := pipeline.NewSpeak(r.Audio.Processing, r.Board.Geometry, r.Audio.Capture.AudioFormat(), r.Opus)
+	var ref *aec.Reference
+	if r.Audio.AEC.On() && len(r.Audio.AEC.Loopback) == 0 && d.ref != nil {
+		ref = d.ref(r.Audio.Capture.Rate)
+	}
+	sp, err := pipeline.NewSpeak(r.Audio.Processing, r.Board.Geometry, r.Audio.Capture.AudioFormat(), r.Opus,
+		pipeline.WithAEC(r.Audio.AEC, ref))
 	if err != nil {
 		return nil, err
 	}
-	return &speakUnit{d: d, cfg: r, chain: sp.Chain, enc: sp.Encoder}, nil
+	return &speakUnit{d: d, cfg: r, sp: sp, enc: sp.Encoder}, nil
 }
 
 // openCapture opens the unit's capture now, proving that its device opens,
@@ -155,7 +163,7 @@ func (u *speakUnit) runOnce(ctx context.Context) error {
 			return fmt.Errorf("open capture %q: %w", u.cfg.Audio.Capture.Device, err)
 		}
 	}
-	p, err := pipeline.New(pipeline.Config{}, src, u.chain, u.enc, u.d.log)
+	p, err := pipeline.New(pipeline.Config{}, src, u.sp.Stage(), u.enc, u.d.log)
 	if err != nil {
 		src.Close()
 		return err
@@ -196,7 +204,13 @@ func (u *speakUnit) stop(deadline time.Time) error {
 		err = errors.Join(err, u.first.Close())
 		u.first = nil
 	}
-	return errors.Join(err, u.enc.Close())
+	if err != nil && u.sp.AEC != nil {
+		// A capture loop that did not stop may still be inside the
+		// canceller's C code: its state is left to the process's end
+		// rather than freed under it.
+		return errors.Join(err, u.enc.Close())
+	}
+	return errors.Join(err, u.sp.Close())
 }
 
 // stats returns the current pipeline's counters (zero before the first

@@ -175,6 +175,7 @@ func (c *Config) applyDefaults() hw.Profile {
 		c.Board.Profile = "sim"
 	}
 	p, err := hw.Lookup(c.Board.Profile)
+	aecDefault := false
 	if err == nil {
 		fillCapture(&c.Audio.Capture, p.Capture)
 		g := &c.Board.Geometry
@@ -193,9 +194,7 @@ func (c *Config) applyDefaults() hw.Profile {
 		if c.Audio.Processing.Beam == "" {
 			c.Audio.Processing.Beam = p.Beam
 		}
-		if c.Audio.AEC.Enabled == nil {
-			c.Audio.AEC.Enabled = conf.Ptr(p.EchoCancel && c.Audio.Processing.Beam != dsp.BeamStereo)
-		}
+		aecDefault = p.EchoCancel && c.Audio.Processing.Beam != dsp.BeamStereo
 		if c.Audio.AEC.Loopback == nil && len(p.Loopback) > 0 {
 			c.Audio.AEC.Loopback = append([]int(nil), p.Loopback...)
 		}
@@ -222,7 +221,9 @@ func (c *Config) applyDefaults() hw.Profile {
 	c.Audio.Playback.setDefaults(p, simSpeaker(c.Board.Sim))
 	c.Audio.Processing.SetDefaults(c.Board.Geometry.Mics, c.Board.Geometry.Shape == audio.ShapeCircular)
 	if c.Audio.AEC.Enabled == nil {
-		c.Audio.AEC.Enabled = conf.Ptr(false)
+		// On for a mic array that plays the room: with nothing played
+		// there is no echo to cancel.
+		c.Audio.AEC.Enabled = conf.Ptr(aecDefault && c.Audio.Playback.On())
 	}
 	c.Audio.AEC.SetDefaults()
 	c.Opus.SetDefaults()
@@ -313,6 +314,11 @@ func (c *Config) validate() error {
 	add("audio.processing", c.Audio.Processing.Validate(c.Board.Geometry.Mics))
 	add("audio.playback", c.Audio.Playback.validate())
 	add("audio.aec", c.Audio.AEC.Validate(c.Audio.Capture.Channels, c.Board.Geometry.Mics))
+	if c.Audio.AEC.On() && len(c.Audio.AEC.Loopback) == 0 && c.Audio.Playback.On() &&
+		c.Audio.Playback.ALSA().Rate != c.Audio.Capture.Rate {
+		errs = append(errs, conf.Errorf("audio.aec.enabled", "true, but audio.playback.rate %d differs from audio.capture.rate %d: the echo canceller needs what is played at the capture's rate",
+			c.Audio.Playback.ALSA().Rate, c.Audio.Capture.Rate))
+	}
 	add("opus", c.Opus.Validate())
 	if c.Opus.Frame > 0 && c.Audio.Capture.Period > 0 {
 		if err := pipeline.FrameFits(c.Opus.Frame.D(), c.Audio.Capture.Period.D()); err != nil {

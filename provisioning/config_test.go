@@ -150,7 +150,7 @@ func TestAECProfileDefaults(t *testing.T) {
 		on       bool
 		loopback []int
 	}{
-		{"sim", true, nil},
+		{"sim", false, nil}, // no speaker: nothing played, no echo
 		{"respeaker-2mic", true, nil},
 		{"respeaker-4mic", false, nil},
 		{"respeaker-6mic", true, []int{6, 7}},
@@ -169,6 +169,30 @@ func TestAECProfileDefaults(t *testing.T) {
 		if a.Tail == 0 || a.Suppress == nil {
 			t.Errorf("%s: aec defaults not filled: %+v", c.profile, a)
 		}
+	}
+}
+
+// TestAECFollowsPlayback: the canceller is on by default only where the
+// device plays the room, and refuses a playback rate other than the
+// capture's.
+func TestAECFollowsPlayback(t *testing.T) {
+	r, err := Decode([]byte("board: {sim: {echo: {delay: 30ms}}}\n"+minimal), YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Audio.Playback.On() || !r.Audio.AEC.On() {
+		t.Errorf("sim with echo: playback %v aec %v, want both on", r.Audio.Playback.On(), r.Audio.AEC.On())
+	}
+	r, err = Decode([]byte("board: {profile: respeaker-2mic}\naudio: {playback: {enabled: false}}\n"+minimal), YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Audio.AEC.On() {
+		t.Error("respeaker-2mic with playback off: aec on")
+	}
+	_, err = Decode([]byte("board: {profile: respeaker-2mic}\naudio: {playback: {rate: 44100}}\n"+minimal), YAML)
+	if err == nil || !strings.Contains(err.Error(), "audio.aec.enabled") || !strings.Contains(err.Error(), "44100") {
+		t.Errorf("playback at 44.1 kHz with aec on: %v, want an audio.aec.enabled error naming the rate", err)
 	}
 }
 
