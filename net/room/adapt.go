@@ -116,7 +116,13 @@ func (c *AdaptConfig) setDefaults() {
 //     queue is a lossy link, not a full one, and FEC answers it, while a
 //     lower rate only costs quality (at 10% random loss, 0.016 and 0.024
 //     of log-mel correlation at the listener in two test/hardnet runs,
-//     with FEC and without). This is the
+//     with FEC and without). Heavy loss (heavyLoss, 20% and more) cuts
+//     the rate even with no queue in sight, but not below half the
+//     ceiling: a link saturated from the start never shows the RTT of its
+//     empty queue (the first RTT already has the full queue in it, so it
+//     becomes the session's low), and its tail drops are all the device
+//     sees (test/hardnet TestBitrateFollowsBandwidth: 32 kbit/s Opus into
+//     a 30 kbit/s cap). This is the
 //     room's estimate of the available bandwidth: LiveKit
 //     (v1.13.5) negotiates neither REMB nor transport-wide congestion
 //     control for an audio publisher (its publisher config offers audio
@@ -193,8 +199,12 @@ func (p *LossPolicy) Update(r Report) (lossPct, bitrate int, changed bool) {
 		minB := min(p.cfg.MinBitrate, p.cfg.MaxBitrate)
 		switch {
 		case fractionLost > 0.10:
-			if queued {
-				b = int(float64(b) * (1 - 0.5*fractionLost))
+			cut := int(float64(b) * (1 - 0.5*fractionLost))
+			switch half := p.cfg.MaxBitrate / 2; {
+			case queued:
+				b = cut
+			case fractionLost >= heavyLoss && b > half:
+				b = max(cut, half)
 			}
 		case fractionLost < 0.02:
 			b = int(math.Ceil(float64(b) * 1.05))
@@ -211,6 +221,10 @@ func (p *LossPolicy) Update(r Report) (lossPct, bitrate int, changed bool) {
 	}
 	return p.lossPct, p.bitrate, changed
 }
+
+// heavyLoss is the loss at which the rate comes down without a visible
+// queue, to no less than half the ceiling (see LossPolicy).
+const heavyLoss = 0.20
 
 func abs(i int) int {
 	if i < 0 {

@@ -148,7 +148,7 @@ func TestLossPolicyQueue(t *testing.T) {
 		want int
 	}{
 		{Report{0, 5 * ms}, 32000},
-		{Report{0.2, 30 * ms}, 32000},  // 20% loss, RTT 25 ms over its low: a lossy link
+		{Report{0.15, 30 * ms}, 32000}, // 15% loss, RTT 25 ms over its low: a lossy link
 		{Report{0.2, 150 * ms}, 28800}, // a queue: congestion
 		{Report{0.05, 150 * ms}, 28800},
 		{Report{0.2, 0}, 25920}, // RTT unknown: loss alone decides
@@ -159,7 +159,26 @@ func TestLossPolicyQueue(t *testing.T) {
 		}
 	}
 	p.NewSession()
-	if _, b, _ := p.Update(Report{0.2, 150 * ms}); b != 25920 {
+	if _, b, _ := p.Update(Report{0.15, 150 * ms}); b != 25920 {
 		t.Errorf("a new session's first RTT is its low: bitrate %d, want 25920 held", b)
+	}
+
+	// A link saturated from the start: its first RTT already holds the
+	// full queue, so no rise ever shows. Heavy loss still brings the rate
+	// down, to half the ceiling at most.
+	p = NewLossPolicy(AdaptConfig{MinBitrate: 12000, MaxBitrate: 32000})
+	want := []int{32000, 28800, 25920, 23328, 20995, 18895, 17005, 16000, 16000}
+	for i, w := range want {
+		loss := 0.2
+		if i == 0 {
+			loss = 0
+		}
+		if _, b, _ := p.Update(Report{loss, 225 * ms}); b != w {
+			t.Errorf("saturated step %d: bitrate %d, want %d", i, b, w)
+		}
+	}
+	// Moderate loss with a steady RTT stays a lossy link: no cut.
+	if _, b, _ := p.Update(Report{0.15, 225 * ms}); b != 16000 {
+		t.Errorf("15%% loss after the cuts: bitrate %d, want 16000 held", b)
 	}
 }

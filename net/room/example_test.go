@@ -15,13 +15,13 @@ import (
 func ExampleLossPolicy() {
 	p := room.NewLossPolicy(room.AdaptConfig{MinBitrate: 16000, MaxBitrate: 64000})
 	ms := time.Millisecond
-	for _, r := range []room.Report{{FractionLost: 0, RTT: 10 * ms}, {FractionLost: 0.2, RTT: 20 * ms}, {FractionLost: 0.2, RTT: 200 * ms}, {FractionLost: 0, RTT: 10 * ms}} {
+	for _, r := range []room.Report{{FractionLost: 0, RTT: 10 * ms}, {FractionLost: 0.15, RTT: 20 * ms}, {FractionLost: 0.2, RTT: 200 * ms}, {FractionLost: 0, RTT: 10 * ms}} {
 		pct, bps, changed := p.Update(r)
 		fmt.Println(pct, bps, changed)
 	}
 	// Output:
 	// 0 64000 true
-	// 20 64000 true
+	// 15 64000 true
 	// 20 57600 true
 	// 14 60480 true
 }
