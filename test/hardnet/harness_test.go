@@ -187,8 +187,9 @@ type memSink struct{ pcm []float32 }
 
 func (m *memSink) Write(pcm []float32) error { m.pcm = append(m.pcm, pcm...); return nil }
 
-// listener is a room listener built like onairctl listen's: every remote
-// track decoded (with FEC and PLC, audio/rx) onto one timeline.
+// listener is the ideal room listener of the measurements: every remote
+// track decoded (with FEC and PLC, audio/rx) onto one timeline by RTP time,
+// with none of a playout jitter buffer's delay changes (listen.Config.Mix).
 type listener struct {
 	l     *listen.Listener
 	tl    *mix.Timeline
