@@ -112,6 +112,7 @@ func handler(src Source, h *web, log *slog.Logger, extra ...prometheus.Collector
 		newAdaptCollector(src),
 		newNetCollector(src),
 		newListenCollector(src),
+		newAECCollector(src),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
