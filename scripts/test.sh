@@ -15,6 +15,7 @@ phase() {
 phase deps  "$MAKE" --no-print-directory deps
 phase check "$MAKE" --no-print-directory check
 phase unit  "$MAKE" --no-print-directory unit
+phase realtime "$MAKE" --no-print-directory realtime
 # The appliance as it ships: the hardened unit, the Pi's ARM chips under
 # qemu, and the .deb packages.
 phase systemd "$MAKE" --no-print-directory systemd-check
