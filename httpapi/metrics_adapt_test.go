@@ -1,12 +1,7 @@
 package httpapi
 
 import (
-	"net/http"
-	"strings"
 	"testing"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/onair-gateway/onair/net/room"
 )
@@ -17,15 +12,7 @@ func TestAdaptMetrics(t *testing.T) {
 	src := &fixed{}
 	src.s.RoomStats.Adapt = room.AdaptStats{TargetBitrate: 28800, FEC: true, PacketLossPct: 12, Changes: 3}
 	s := start(t, Config{}, src)
-	code, body := get(t, s, "/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("/metrics: %d", code)
-	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fams := scrape(t, s)
 	want := map[string]float64{
 		"onair_encoder_target_bitrate_bps":  28800,
 		"onair_encoder_fec":                 1,

@@ -1,12 +1,8 @@
 package httpapi
 
 import (
-	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/onair-gateway/onair/gateway"
 )
@@ -17,15 +13,7 @@ func TestAECMetrics(t *testing.T) {
 	scrape := func(st gateway.Status) map[string]float64 {
 		t.Helper()
 		s := start(t, Config{}, &fixed{s: st})
-		code, body := get(t, s, "/metrics")
-		if code != http.StatusOK {
-			t.Fatalf("/metrics: %d", code)
-		}
-		p := expfmt.NewTextParser(model.LegacyValidation)
-		fams, err := p.TextToMetricFamilies(strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
+		fams := scrape(t, s)
 		got := map[string]float64{}
 		for name, f := range fams {
 			if !strings.HasPrefix(name, "onair_aec_") {

@@ -1,12 +1,7 @@
 package httpapi
 
 import (
-	"net/http"
-	"strings"
 	"testing"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/onair-gateway/onair/gateway"
 	"github.com/onair-gateway/onair/net/room/listen"
@@ -20,15 +15,7 @@ func TestListenMetrics(t *testing.T) {
 			{Identity: "alice", Playout: listen.Playout{DelayMs: 62.5, TargetMs: 60, Underruns: 3, Concealed: 7, Recovered: 4, Lost: 9, Late: 1, Playing: true}},
 		}}}}
 	s := start(t, Config{}, src)
-	code, body := get(t, s, "/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("/metrics: %d", code)
-	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fams := scrape(t, s)
 	val := func(name string) float64 {
 		f := fams[name]
 		if f == nil || len(f.Metric) != 1 {

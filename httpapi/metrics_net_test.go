@@ -1,12 +1,8 @@
 package httpapi
 
 import (
-	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/onair-gateway/onair/net/room"
 )
@@ -19,15 +15,7 @@ func TestNetMetrics(t *testing.T) {
 	src.s.RoomStats.Session = room.Stats{PacketsSent: 500, NACKs: 7,
 		Path: room.Path{Transport: room.TransportRelay, RelayProtocol: "tcp", LocalCandidate: "relay", RemoteCandidate: "host"}}
 	s := start(t, Config{}, src)
-	code, body := get(t, s, "/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("/metrics: %d", code)
-	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fams := scrape(t, s)
 	ones := func(name string) []string {
 		f := fams[name]
 		if f == nil {
@@ -67,11 +55,7 @@ func TestNetMetrics(t *testing.T) {
 	src.mu.Lock()
 	src.s.RoomStats.Session = room.Stats{}
 	src.mu.Unlock()
-	_, body = get(t, s, "/metrics")
-	p = expfmt.NewTextParser(model.LegacyValidation)
-	if fams, err = p.TextToMetricFamilies(strings.NewReader(body)); err != nil {
-		t.Fatal(err)
-	}
+	fams = scrape(t, s)
 	if on := ones("onair_room_transport"); len(on) != 0 {
 		t.Errorf("not connected, yet transport %v is 1", on)
 	}

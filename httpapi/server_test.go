@@ -72,15 +72,7 @@ func TestEveryStateIsASeries(t *testing.T) {
 	s := start(t, Config{}, src)
 	for _, st := range gateway.States() {
 		src.set(st)
-		code, body := get(t, s, "/metrics")
-		if code != http.StatusOK {
-			t.Fatalf("/metrics: %d", code)
-		}
-		p := expfmt.NewTextParser(model.LegacyValidation)
-		fams, err := p.TextToMetricFamilies(strings.NewReader(body))
-		if err != nil {
-			t.Fatalf("not Prometheus text: %v", err)
-		}
+		fams := scrape(t, s)
 		f := fams["onair_state"]
 		if f == nil || f.GetType() != dto.MetricType_GAUGE || len(f.Metric) != len(gateway.States()) {
 			t.Fatalf("state %s: onair_state = %v", st, f)
@@ -234,4 +226,19 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatalf("third connection after one closed: %v", err)
 	}
 	resp.Body.Close()
+}
+
+// scrape gets /metrics from s and parses it as Prometheus text.
+func scrape(t *testing.T, s *Server) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, body := get(t, s, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics is not Prometheus text: %v", err)
+	}
+	return fams
 }
