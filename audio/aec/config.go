@@ -98,6 +98,8 @@ func (c Config) Validate(channels, mics int) error {
 	for i, ch := range c.Loopback {
 		p := "loopback[" + strconv.Itoa(i) + "]"
 		switch {
+		case (ch < mics || ch >= channels) && channels <= mics:
+			errs = append(errs, conf.Errorf(p, "channel %d: the capture has no channels beyond its %d mics (audio.capture.channels %d)", ch, mics, channels))
 		case ch < mics || ch >= channels:
 			errs = append(errs, conf.Errorf(p, "channel %d is not a capture channel beyond the %d mics (%d..%d)", ch, mics, mics, channels-1))
 		case seen[ch]:
