@@ -74,7 +74,7 @@ room:
 	{"sim script order", "board:\n  sim:\n    script:\n      - {at: 2s, action: press}\n      - {at: 1s, action: jump}\n" + minimal,
 		[]string{"board.sim.script[1].at: 1s is earlier", `board.sim.script[1].action: "jump"`}},
 	{"aec fields", "audio:\n  aec: {enabled: true, engine: webrtc, tail: 5s, suppress: 3, loopback: [1]}\n" + minimal,
-		[]string{`audio.aec.engine: "webrtc" is not speex`, "audio.aec.tail: 5s is out of range", "audio.aec.suppress: 3 dB", "audio.aec.loopback[0]: channel 1 is not a capture channel beyond the 4 mics"}},
+		[]string{`audio.aec.engine: "webrtc" is not speex`, "audio.aec.tail: 5s is out of range", "audio.aec.suppress: 3 dB", "audio.aec.loopback[0]: channel 1: the capture has no channels beyond its 4 mics"}},
 	{"sim echo", "board:\n  sim:\n    skew_ppm: 2000\n    echo: {delay: 2s, level: 30}\n" + minimal,
 		[]string{"board.sim.skew_ppm: 2000 is out of range", "board.sim.echo.delay: 2s is out of range", "board.sim.echo.level: 30 dB"}},
 	{"duplicate key", "opus:\n  bitrate: 32000\n  bitrate: 64000\n" + minimal, []string{"opus.bitrate: duplicate key"}},
