@@ -5,96 +5,26 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/onair-gateway/onair/audio"
-	"github.com/onair-gateway/onair/audio/mix"
 	"github.com/onair-gateway/onair/audio/wav"
-	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
-	"github.com/onair-gateway/onair/net/room"
-	"github.com/onair-gateway/onair/net/room/listen"
+	"github.com/onair-gateway/onair/net/livekit/lkpeer"
 )
 
-// roomListener is a third participant that records what one identity
-// publishes, built like onairctl listen's receive path (net/room/listen):
-// decoded with FEC and PLC and placed by RTP time on a timeline that
-// starts at start, so a sample's index is its time since start.
-type roomListener struct {
-	l     *listen.Listener
-	tl    *mix.Timeline
-	sink  *memPCM
-	start time.Time
-	stop  func()
-}
-
-// memPCM keeps what a timeline writes.
-type memPCM struct{ pcm []float32 }
-
-func (m *memPCM) Write(pcm []float32) error { m.pcm = append(m.pcm, pcm...); return nil }
-
-// listenTo joins srv's roomName as identity, listen-only, and records
-// every remote track except skip's.
-func listenTo(t *testing.T, srv *livekittest.Server, roomName, identity, skip string) *roomListener {
+// window returns what rec heard from a to b (times on its timeline); what
+// was never received reads as silence. It ends the recording.
+func window(t *testing.T, rec *lkpeer.Recorder, a, b time.Time) []float32 {
 	t.Helper()
-	rc := room.Config{URL: srv.URL, Room: roomName, APIKey: srv.APIKey, APISecret: conf.Secret(srv.APISecret)}
-	rc.SetDefaults(identity)
-	log := testLogger(t).With("side", identity)
-	r, err := livekit.New(rc, livekit.Options{ListenOnly: true, Subscribe: true}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls := &roomListener{sink: &memPCM{}, start: time.Now()}
-	if ls.tl, err = mix.New(ls.sink, 1, 60*48000); err != nil {
-		t.Fatal(err)
-	}
-	ls.l = listen.New(listen.Config{Channels: 1, Mix: ls.tl, Start: ls.start, Skip: skip}, log)
-	sc := rc.SupervisorConfig()
-	sc.OnEvent = ls.l.OnEvent
-	connected := make(chan struct{})
-	var once sync.Once
-	sc.OnState = func(c room.StateChange) {
-		if c.State == room.StateConnected {
-			once.Do(func() { close(connected) })
-		}
-	}
-	sup := room.NewSupervisor(r, sc, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = sup.Run(ctx) }()
-	var stopOnce sync.Once
-	ls.stop = func() {
-		stopOnce.Do(func() {
-			cancel()
-			<-done
-			ls.l.Wait()
-		})
-	}
-	t.Cleanup(ls.stop)
-	select {
-	case <-connected:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the listener never joined")
-	}
-	return ls
-}
-
-// heard stops the listener and returns what it recorded from a to b
-// (times on its timeline); what was never received reads as silence.
-func (ls *roomListener) heard(t *testing.T, a, b time.Time) []float32 {
-	t.Helper()
-	ls.stop()
-	if err := ls.tl.Flush(ls.tl.End()); err != nil {
-		t.Fatal(err)
-	}
-	i, j := int(a.Sub(ls.start).Seconds()*48000), int(b.Sub(ls.start).Seconds()*48000)
-	t.Logf("listener: timeline %+v, %d samples, window %d..%d; %+v", ls.tl.Stats(), len(ls.sink.pcm), i, j, ls.l.Participants(false, time.Now()))
+	pcm := rec.Heard(t)
+	i, j := int(a.Sub(rec.Start).Seconds()*48000), int(b.Sub(rec.Start).Seconds()*48000)
+	t.Logf("listener: timeline %+v, %d samples, window %d..%d; %+v", rec.Timeline(), len(pcm), i, j, rec.Participants())
 	out := make([]float32, j-i)
-	if i < len(ls.sink.pcm) {
-		copy(out, ls.sink.pcm[i:min(j, len(ls.sink.pcm))])
+	if i < len(pcm) {
+		copy(out, pcm[i:min(j, len(pcm))])
 	}
 	return out
 }
@@ -137,8 +67,8 @@ func runEcho(t *testing.T, srv *livekittest.Server, roomName string, speech []fl
 		t.Fatal(err)
 	}
 	waitFor(t, "on air", func() bool { return g.Status().State == StateOnAir })
-	ls := listenTo(t, srv, roomName, "listener-"+roomName, "talker-"+roomName)
-	talk(t, srv, roomName, "talker-"+roomName, time.Now(), nil, func(pos int64, frame []float32) {
+	rec := lkpeer.Record(t, srv, roomName, "listener-"+roomName, "talker-"+roomName, testLogger(t).With("side", "listener"))
+	lkpeer.Talk(t, srv, roomName, "talker-"+roomName, time.Now(), livekit.Options{}, testLogger(t), func(pos int64, frame []float32) {
 		for i := range frame {
 			frame[i] = 0.5 * speech[(pos+int64(i))%int64(len(speech))]
 		}
@@ -160,7 +90,7 @@ func runEcho(t *testing.T, srv *livekittest.Server, roomName string, speech []fl
 	if behind := time.Since(began) - audio.Rate48k.Duration(int(st.Pipeline.Pos)); behind > time.Second {
 		t.Fatalf("the capture ran %v behind real time: the machine is too loaded for a real-time echo measurement", behind)
 	}
-	pub := ls.heard(t, from, to)
+	pub := window(t, rec, from, to)
 	return echoRun{published: rmsDBFS(pub), aec: st.AEC}
 }
 

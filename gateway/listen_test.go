@@ -16,69 +16,15 @@ import (
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/marks"
-	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/audio/wav"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/hw/alsa"
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
-	"github.com/onair-gateway/onair/net/room"
+	"github.com/onair-gateway/onair/net/livekit/lkpeer"
 	"github.com/onair-gateway/onair/provisioning"
 )
-
-// talk joins srv as identity and speaks what gen renders, 20 ms at a time
-// in real time, frame k sent at start + (k+1)·20 ms (when a capture would
-// deliver it), until the test ends.
-func talk(t *testing.T, srv *livekittest.Server, roomName, identity string, start time.Time, keys *e2ee.Keys, gen func(pos int64, frame []float32)) {
-	t.Helper()
-	cfg := room.Config{URL: srv.URL, Room: roomName, APIKey: srv.APIKey, APISecret: conf.Secret(srv.APISecret)}
-	cfg.SetDefaults(identity)
-	opts := livekit.Options{}
-	if keys != nil {
-		opts.Encryptor = keys
-	}
-	r, err := livekit.New(cfg, opts, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	s, err := r.Join(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecfg := opus.Config{}
-	ecfg.SetDefaults()
-	enc, err := opus.NewEncoder(ecfg, audio.Rate48k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done, stop := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		frame, out := make([]float32, 960), make([]byte, 1500)
-		for k := int64(0); ; k++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Until(start.Add(time.Duration(k+1) * 20 * time.Millisecond))):
-			}
-			gen(k*960, frame)
-			n, err := enc.Encode(frame, out)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			_ = s.WriteOpus(out[:n], 20*time.Millisecond)
-		}
-	}()
-	t.Cleanup(func() {
-		close(stop)
-		<-done
-		_ = s.Close()
-	})
-}
 
 // tap records what the listen unit hands to the output (the WrapSink
 // hook): every sample, and when the first frame was written (the
@@ -226,7 +172,7 @@ func TestListenFromRealRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := marks.Start(time.Now())
-	talk(t, srv, roomName, "talker", start, keys, func(pos int64, frame []float32) {
+	lkpeer.Talk(t, srv, roomName, "talker", start, livekit.Options{Encryptor: keys}, testLogger(t), func(pos int64, frame []float32) {
 		for i := range frame {
 			n := pos + int64(i)
 			v := 0.7 * speech[n%int64(len(speech))]

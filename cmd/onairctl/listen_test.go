@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"math"
 	"net"
 	"os"
@@ -17,13 +16,13 @@ import (
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/marks"
 	"github.com/onair-gateway/onair/audio/mix"
-	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/audio/rx"
 	wavpkg "github.com/onair-gateway/onair/audio/wav"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/net/e2ee"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
+	"github.com/onair-gateway/onair/net/livekit/lkpeer"
 	"github.com/onair-gateway/onair/net/room"
 	"github.com/onair-gateway/onair/net/room/listen"
 )
@@ -77,63 +76,11 @@ func TestParseListen(t *testing.T) {
 	}
 }
 
-// publisher joins srv as identity and sends what gen renders, one 20 ms
-// frame at a time in real time, frame k at start + (k+1)·20 ms: the moment
-// a capture device would deliver it.
+// publisher joins srv as identity and sends what gen renders in real time
+// (lkpeer.Talk).
 func publisher(t *testing.T, srv *livekittest.Server, name, identity string, start time.Time, gen func(pos int64, frame []float32)) {
 	t.Helper()
-	publisherWith(t, srv, name, identity, start, livekit.Options{}, gen)
-}
-
-// publisherWith is publisher with LiveKit options (an Encryptor).
-func publisherWith(t *testing.T, srv *livekittest.Server, name, identity string, start time.Time, opts livekit.Options, gen func(pos int64, frame []float32)) {
-	t.Helper()
-	livekit.SetSDKLogger(slog.New(slog.DiscardHandler))
-	cfg := room.Config{URL: srv.URL, Room: name, APIKey: srv.APIKey, APISecret: conf.Secret(srv.APISecret)}
-	cfg.SetDefaults(identity)
-	r, err := livekit.New(cfg, opts, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	s, err := r.Join(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecfg := opus.Config{}
-	ecfg.SetDefaults()
-	enc, err := opus.NewEncoder(ecfg, audio.Rate48k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	stop := make(chan struct{})
-	go func() {
-		defer close(done)
-		frame := make([]float32, 960)
-		out := make([]byte, 1500)
-		for k := int64(0); ; k++ {
-			at := start.Add(time.Duration(k+1) * 20 * time.Millisecond)
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Until(at)):
-			}
-			gen(k*960, frame)
-			n, err := enc.Encode(frame, out)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			_ = s.WriteOpus(out[:n], 20*time.Millisecond)
-		}
-	}()
-	t.Cleanup(func() {
-		close(stop)
-		<-done
-		_ = s.Close()
-	})
+	lkpeer.Talk(t, srv, name, identity, start, livekit.Options{}, nil, gen)
 }
 
 // TestListenAgainstServer runs onairctl listen against a real server with
@@ -280,7 +227,7 @@ func TestListenEncryptedRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	publisherWith(t, srv, name, "dev", time.Now(), livekit.Options{Encryptor: keys}, func(pos int64, frame []float32) {
+	lkpeer.Talk(t, srv, name, "dev", time.Now(), livekit.Options{Encryptor: keys}, nil, func(pos int64, frame []float32) {
 		for i := range frame {
 			frame[i] = float32(0.1 * math.Sin(2*math.Pi*1000*float64(pos+int64(i))/48000))
 		}

@@ -10,15 +10,14 @@ import (
 
 	"github.com/onair-gateway/onair/audio"
 	"github.com/onair-gateway/onair/audio/dsp"
-	"github.com/onair-gateway/onair/audio/mix"
 	"github.com/onair-gateway/onair/audio/opus"
 	"github.com/onair-gateway/onair/audio/pipeline"
 	"github.com/onair-gateway/onair/conf"
 	"github.com/onair-gateway/onair/hw/sim"
 	"github.com/onair-gateway/onair/net/livekit"
 	"github.com/onair-gateway/onair/net/livekit/livekittest"
+	"github.com/onair-gateway/onair/net/livekit/lkpeer"
 	"github.com/onair-gateway/onair/net/room"
-	"github.com/onair-gateway/onair/net/room/listen"
 	"github.com/onair-gateway/onair/net/whip"
 )
 
@@ -182,84 +181,10 @@ func startDevice(t *testing.T, srv *livekittest.Server, name string, dc deviceCo
 	return d
 }
 
-// memSink keeps what a mix timeline writes.
-type memSink struct{ pcm []float32 }
-
-func (m *memSink) Write(pcm []float32) error { m.pcm = append(m.pcm, pcm...); return nil }
-
-// listener is the ideal room listener of the measurements: every remote
-// track decoded (with FEC and PLC, audio/rx) onto one timeline by RTP time,
-// with none of a playout jitter buffer's delay changes (listen.Config.Mix).
-type listener struct {
-	l     *listen.Listener
-	tl    *mix.Timeline
-	sink  *memSink
-	start time.Time
-	stop  func()
-}
-
-func startListener(t *testing.T, srv *livekittest.Server, name string) *listener {
+// startListener joins name as the ideal listener of the measurements
+// (lkpeer.Recorder: every remote track decoded with FEC and PLC onto one
+// timeline by RTP time, with none of a playout buffer's delay changes).
+func startListener(t *testing.T, srv *livekittest.Server, name string) *lkpeer.Recorder {
 	t.Helper()
-	log := logger(t).With("side", "listener")
-	rc := room.Config{URL: srv.URL, Room: name, APIKey: srv.APIKey, APISecret: conf.Secret(srv.APISecret)}
-	rc.SetDefaults("listener")
-	r, err := livekit.New(rc, livekit.Options{ListenOnly: true, Subscribe: true}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls := &listener{sink: &memSink{}, start: time.Now()}
-	if ls.tl, err = mix.New(ls.sink, 1, 60*48000); err != nil {
-		t.Fatal(err)
-	}
-	ls.l = listen.New(listen.Config{Channels: 1, Mix: ls.tl, Start: ls.start}, log)
-	sc := rc.SupervisorConfig()
-	sc.OnEvent = ls.l.OnEvent
-	connected := make(chan struct{})
-	var once sync.Once
-	sc.OnState = func(c room.StateChange) {
-		if c.State == room.StateConnected {
-			once.Do(func() { close(connected) })
-		}
-	}
-	sup := room.NewSupervisor(r, sc, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = sup.Run(ctx) }()
-	select {
-	case <-connected:
-	case <-time.After(30 * time.Second):
-		cancel()
-		<-done
-		t.Fatal("listener never joined")
-	}
-	var stopOnce sync.Once
-	ls.stop = func() {
-		stopOnce.Do(func() {
-			cancel()
-			<-done
-			ls.l.Wait()
-		})
-	}
-	t.Cleanup(ls.stop)
-	return ls
-}
-
-// heard stops the listener and returns its timeline.
-func (ls *listener) heard(t *testing.T) []float32 {
-	t.Helper()
-	ls.stop()
-	if err := ls.tl.Flush(ls.tl.End()); err != nil {
-		t.Fatal(err)
-	}
-	return ls.sink.pcm
-}
-
-// participant returns the listener's figures for identity.
-func (ls *listener) participant(identity string) (listen.Participant, bool) {
-	for _, p := range ls.l.Participants(false, time.Now()) {
-		if p.Identity == identity {
-			return p, true
-		}
-	}
-	return listen.Participant{}, false
+	return lkpeer.Record(t, srv, name, "listener", "", logger(t).With("side", "listener"))
 }

@@ -19,9 +19,9 @@ func mouthToEar(t *testing.T, srv *livekittest.Server, frame time.Duration, dc d
 	dc.Frame, dc.Signal, dc.FEC = frame, sim.SignalChirp, true
 	d := startDevice(t, srv, name, dc)
 	time.Sleep(run)
-	p, ok := ls.participant("device")
+	p, ok := ls.Participant("device")
 	d.stop()
-	ls.stop()
+	ls.Stop()
 	if !ok || p.LatMedianMs == nil {
 		t.Fatalf("%v frames: no latency heard (%+v)", frame, p)
 	}

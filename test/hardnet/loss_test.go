@@ -81,8 +81,8 @@ func speechThroughRelay(t *testing.T, srv *livekittest.Server, be backend, f rel
 	before := rl.Stats().ToPeer
 	st := d.sup.Stats()
 	d.stop()
-	p, _ := ls.participant("device")
-	got := ls.heard(t)
+	p, _ := ls.Participant("device")
+	got := ls.Heard(t)
 	ref := d.tap.samples()
 	// Score 16 s from 2 s in: past the join, the first receiver reports
 	// and the encoder's first adaptation.
@@ -103,7 +103,7 @@ func speechThroughRelay(t *testing.T, srv *livekittest.Server, be backend, f rel
 			local := quality.Align(ref[k:k+48000], got[lo:min(lo+48000+9600, len(got))], audio.Rate48k, 9600) + lo - s.Lag - k
 			per = append(per, fmt.Sprintf("%.3f/%.3f(%+d)", quality.Envelope(ref[k:k+48000], got[s.Lag+k:s.Lag+k+48000], audio.Rate48k), lm, local))
 		}
-		t.Logf("fec %v per second: %v; pipeline %+v; mix %+v", fec, per, d.pipe.Stats(), ls.tl.Stats())
+		t.Logf("fec %v per second: %v; pipeline %+v; mix %+v", fec, per, d.pipe.Stats(), ls.Timeline())
 	}
 	return speechRun{
 		scores:   s,
