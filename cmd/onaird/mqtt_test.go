@@ -33,7 +33,8 @@ func watchBroker(t *testing.T, url string) *brokerView {
 	t.Helper()
 	v := &brokerView{t: t, last: map[string]string{}, at: map[string]time.Time{}}
 	o := paho.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("op-%d", time.Now().UnixNano())).
-		SetOrderMatters(false).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
+		// In order: last is each topic's last payload.
+		SetOrderMatters(true).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
 		SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond)
 	o.SetOnConnectHandler(func(c paho.Client) {
 		c.Subscribe("#", 1, func(_ paho.Client, m paho.Message) {

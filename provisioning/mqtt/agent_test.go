@@ -94,9 +94,16 @@ func newWatcher(t *testing.T, url string, topics ...string) *watcher {
 	t.Helper()
 	w := &watcher{t: t, last: map[string][]byte{}, ch: make(chan paho.Message, 256)}
 	o := paho.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("watch-%d", time.Now().UnixNano())).
-		SetOrderMatters(false).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
+		// In order: w.last is the last payload of each topic, and a
+		// retained message delivered on subscribe followed at once by a
+		// live one (a removal) must not swap places. The handler never
+		// blocks.
+		SetOrderMatters(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
 		SetMaxReconnectInterval(200 * time.Millisecond)
+	subscribed := make(chan struct{})
+	var once sync.Once
 	o.SetOnConnectHandler(func(c paho.Client) {
+		defer once.Do(func() { close(subscribed) })
 		for _, tp := range topics {
 			c.Subscribe(tp, 1, func(_ paho.Client, m paho.Message) {
 				w.mu.Lock()
@@ -107,7 +114,7 @@ func newWatcher(t *testing.T, url string, topics ...string) *watcher {
 				case w.ch <- m:
 				default:
 				}
-			})
+			}).WaitTimeout(5 * time.Second) // the handler runs on a goroutine of its own
 		}
 	})
 	w.c = paho.NewClient(o)
@@ -115,6 +122,11 @@ func newWatcher(t *testing.T, url string, topics ...string) *watcher {
 		t.Fatalf("watcher connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { w.c.Disconnect(0) })
+	select {
+	case <-subscribed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("watcher never subscribed")
+	}
 	return w
 }
 
