@@ -17,6 +17,9 @@ import (
 // about once a second.
 const Refresh = time.Second
 
+// emptyRefresh is how often it reads again while no pair is selected.
+const emptyRefresh = 200 * time.Millisecond
+
 // Tracker caches a PeerConnection's path. It reads it from GetStats, which
 // locks what it reads, rather than from ICETransport's selected pair, which
 // races with an ICE restart (pion v4.2: ICETransport.Start writes the
@@ -30,19 +33,29 @@ type Tracker struct {
 }
 
 // Path returns the path of pc's media as of now, read again when pc
-// changed, Refresh has passed since the last read, or no pair was selected
-// then. It is zero when pc is nil or ICE has not selected a pair.
+// changed or Refresh has passed since the last read (200 ms while no pair
+// was selected), and never from a closed pc. It is zero when pc is nil or
+// ICE has not selected a pair.
 func (t *Tracker) Path(pc *webrtc.PeerConnection, now time.Time) room.Path {
 	if pc == nil {
 		return room.Path{}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fresh := now.Sub(t.at) < Refresh && now.Sub(t.at) >= 0
-	if pc == t.pc && fresh && t.path != (room.Path{}) {
+	age := now.Sub(t.at)
+	fresh := age >= 0 && (age < Refresh && t.path != (room.Path{}) || age < emptyRefresh)
+	if pc == t.pc && (fresh || pc.ConnectionState() == webrtc.PeerConnectionStateClosed) {
 		return t.path
 	}
 	t.pc, t.at, t.path = pc, now, Of(pc.GetStats())
+	// pion v4.2's GetStats reads pc.statsGetter after its last lock of
+	// pc.mu, and PeerConnection.close writes it unlocked, after taking
+	// pc.mu: taking pc.mu once more here (GetTransceivers) orders this
+	// read before any close that starts afterwards, on whatever goroutine
+	// (an SCTP abort from the server closes it on one of pion's own). The
+	// race detector found the unordered pair in net/livekit's contract
+	// test.
+	_ = pc.GetTransceivers()
 	return t.path
 }
 

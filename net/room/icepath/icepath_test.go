@@ -104,8 +104,9 @@ func TestTracker(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("peers did not connect")
 	}
-	// No pair was cached: it is read at once, then kept for Refresh.
-	now := time.Now()
+	// No pair was selected at the first read: it is read again once
+	// emptyRefresh has passed, then kept for Refresh.
+	now := time.Now().Add(emptyRefresh)
 	p := tr.Path(a, now)
 	if p.Transport != room.TransportUDP || p.LocalCandidate != "host" {
 		t.Errorf("path %+v, want udp between host candidates", p)
@@ -113,5 +114,10 @@ func TestTracker(t *testing.T) {
 	a.Close()
 	if q := tr.Path(a, now.Add(Refresh/2)); q != p {
 		t.Errorf("path within Refresh %+v, want the cached %+v", q, p)
+	}
+	// A closed connection is never read again (pion's GetStats races with
+	// its close): the last path stays.
+	if q := tr.Path(a, now.Add(2*Refresh)); q != p {
+		t.Errorf("path of a closed connection %+v, want the cached %+v", q, p)
 	}
 }
